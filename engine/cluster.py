@@ -1,0 +1,189 @@
+"""Group feature vectors: k-means (default), Ward agglomerative, or HDBSCAN with an "Unsorted" group.
+
+All methods are seeded and deterministic, and stay fast at 100,000 images:
+k-means switches to mini-batch, agglomerative and HDBSCAN fit a sample and
+assign the rest to the nearest cluster, and the automatic choice of k scores a
+sample. Each image gets a confidence in [0, 1] (how much closer it is to its
+own cluster than to the next one) and each cluster a representative image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans, MiniBatchKMeans
+from sklearn.decomposition import PCA
+from sklearn.metrics import silhouette_score
+
+METHODS = ("kmeans", "agglomerative", "hdbscan")
+UNSORTED = -1
+
+MINIBATCH_ABOVE = 20_000
+AGGLOMERATIVE_SAMPLE = 6_000
+HDBSCAN_SAMPLE = 15_000
+AUTO_SAMPLE = 3_000
+AUTO_K_RANGE = (2, 15)
+PCA_DIMS = 128
+
+
+@dataclass
+class Clustering:
+    labels: np.ndarray  # int per image; UNSORTED (-1) for doubtful images
+    confidence: np.ndarray  # float32 per image in [0, 1]
+    representatives: dict[int, int]  # cluster label -> index of its most typical image
+    k: int
+    method: str
+    k_scores: dict[int, float] = field(default_factory=dict)  # automatic k: score per candidate
+
+
+def prepare(features: np.ndarray, seed: int = 0) -> np.ndarray:
+    """L2-normalise, reduce with PCA, normalise again: cosine geometry in fewer dimensions."""
+    x = _l2(np.asarray(features, dtype=np.float32))
+    dims = min(PCA_DIMS, x.shape[0] - 1, x.shape[1])
+    if dims >= 2 and x.shape[0] > dims:
+        pca = PCA(n_components=dims, random_state=seed, svd_solver="randomized" if x.shape[0] > 5000 else "auto")
+        fit_rows = x if x.shape[0] <= 20_000 else x[_sample(x.shape[0], 20_000, seed)]
+        pca.fit(fit_rows)
+        x = _l2(pca.transform(x).astype(np.float32))
+    return x
+
+
+def cluster_features(
+    features: np.ndarray, k: int | str = "auto", method: str = "kmeans", seed: int = 0
+) -> Clustering:
+    """Cluster ``features`` (n x d). ``k`` is a number or "auto"."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    n = len(features)
+    if n == 0:
+        return Clustering(np.zeros(0, int), np.zeros(0, np.float32), {}, 0, method)
+    x = prepare(features, seed)
+    scores: dict[int, float] = {}
+    if k == "auto":
+        k, scores = choose_k(x, seed)
+    k = int(k)
+    if k < 1:
+        raise ValueError("the number of clusters must be at least 1")
+    k = min(k, n)
+    if method == "kmeans":
+        labels, centroids = _kmeans(x, k, seed)
+    elif method == "agglomerative":
+        labels, centroids = _agglomerative(x, k, seed)
+    else:
+        labels, centroids = _hdbscan(x, k, seed)
+    confidence = _confidence(x, labels, centroids)
+    reps = _representatives(x, labels, centroids)
+    found = len(set(labels.tolist()) - {UNSORTED})
+    return Clustering(labels, confidence, reps, found, method, scores)
+
+
+def choose_k(x: np.ndarray, seed: int = 0) -> tuple[int, dict[int, float]]:
+    """Pick k by the silhouette of k-means on a sample; returns k and the score of every candidate."""
+    n = len(x)
+    if n < 3:
+        return 1, {}
+    sample = x[_sample(n, AUTO_SAMPLE, seed)]
+    lo, hi = AUTO_K_RANGE
+    scores = {}
+    for k in range(lo, min(hi, len(sample) - 1) + 1):
+        labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(sample)
+        scores[k] = float(silhouette_score(sample, labels, metric="euclidean", random_state=seed))
+    best = max(scores, key=scores.get)
+    return best, scores
+
+
+def _kmeans(x, k, seed):
+    if len(x) > MINIBATCH_ABOVE:
+        model = MiniBatchKMeans(n_clusters=k, batch_size=4096, n_init=3, random_state=seed)
+    else:
+        model = KMeans(n_clusters=k, n_init=10, random_state=seed)
+    labels = model.fit_predict(x)
+    return labels.astype(int), model.cluster_centers_.astype(np.float32)
+
+
+def _agglomerative(x, k, seed):
+    idx = _sample(len(x), AGGLOMERATIVE_SAMPLE, seed)
+    sample_labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(x[idx])
+    centroids = np.stack([x[idx][sample_labels == c].mean(0) for c in range(k)]).astype(np.float32)
+    if len(idx) == len(x):
+        return sample_labels.astype(int), centroids
+    return _nearest(x, centroids), centroids
+
+
+def _hdbscan(x, k, seed):
+    """HDBSCAN on a sample; clusters beyond k are merged (Ward on their centroids); noise stays Unsorted."""
+    idx = _sample(len(x), HDBSCAN_SAMPLE, seed)
+    sample = x[idx]
+    reduced = PCA(n_components=min(16, sample.shape[1], len(sample)), random_state=seed).fit(sample)
+    low = reduced.transform(sample)
+    min_size = max(5, len(sample) // 100)
+    sample_labels = HDBSCAN(min_cluster_size=min_size, min_samples=min(5, len(sample) - 1)).fit_predict(low)
+    found = sorted(set(sample_labels.tolist()) - {UNSORTED})
+    if not found:  # everything is noise: fall back to k-means so the person still gets groups
+        return _kmeans(x, k, seed)
+    centroids = np.stack([sample[sample_labels == c].mean(0) for c in found]).astype(np.float32)
+    if len(found) > k:
+        merge = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(centroids)
+        remap = dict(zip(found, merge))
+        sample_labels = np.array([remap.get(lbl, UNSORTED) for lbl in sample_labels])
+        found = list(range(k))
+        centroids = np.stack([sample[sample_labels == c].mean(0) for c in found]).astype(np.float32)
+    else:
+        remap = {old: new for new, old in enumerate(found)}
+        sample_labels = np.array([remap.get(lbl, UNSORTED) for lbl in sample_labels])
+    labels = np.full(len(x), UNSORTED, dtype=int)
+    labels[idx] = sample_labels
+    rest = np.setdiff1d(np.arange(len(x)), idx)
+    if len(rest):
+        # An unsampled image joins a cluster only if it is at least as close as that cluster's own members.
+        nearest = _nearest(x[rest], centroids)
+        dist = np.linalg.norm(x[rest] - centroids[nearest], axis=1)
+        member_dist = np.linalg.norm(sample - centroids[np.maximum(sample_labels, 0)], axis=1)
+        limit = np.array(
+            [np.percentile(member_dist[sample_labels == c], 95) if np.any(sample_labels == c) else 0 for c in found]
+        )
+        labels[rest] = np.where(dist <= limit[nearest], nearest, UNSORTED)
+    return labels, centroids
+
+
+def _confidence(x, labels, centroids):
+    """(d2 - d1) / d2 for each image: 1 = right at its centroid, 0 = halfway to the next cluster."""
+    if len(centroids) < 2:
+        return np.ones(len(x), np.float32)
+    d = _sq_dist(x, centroids)
+    d.sort(axis=1)
+    d1, d2 = np.sqrt(np.maximum(d[:, 0], 0)), np.sqrt(np.maximum(d[:, 1], 0))
+    conf = np.clip((d2 - d1) / np.maximum(d2, 1e-12), 0, 1).astype(np.float32)
+    conf[labels == UNSORTED] = 0.0
+    return conf
+
+
+def _representatives(x, labels, centroids):
+    reps = {}
+    for c in sorted(set(labels.tolist()) - {UNSORTED}):
+        members = np.flatnonzero(labels == c)
+        centre = x[members].mean(0)
+        reps[c] = int(members[np.argmin(np.linalg.norm(x[members] - centre, axis=1))])
+    return reps
+
+
+def _nearest(x, centroids):
+    out = np.empty(len(x), dtype=int)
+    for start in range(0, len(x), 8192):
+        out[start : start + 8192] = _sq_dist(x[start : start + 8192], centroids).argmin(1)
+    return out
+
+
+def _sq_dist(x, centroids):
+    return (x * x).sum(1)[:, None] - 2 * x @ centroids.T + (centroids * centroids).sum(1)[None, :]
+
+
+def _l2(x):
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _sample(n, size, seed):
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))

@@ -1,0 +1,177 @@
+"""VGG16 feature vectors, batched, with decoding overlapped with inference.
+
+The descriptor is generalised-mean pooling (p = 2) of ``block5_conv3``, chosen
+by measurement on scenes6 (see README, "Why these features"). Precision is
+picked for the hardware: mixed float16 on a GPU, bfloat16 on CPUs with
+AVX512-BF16 or AMX, float32 otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from .decode import MODEL_SIZE, DecodeError, load_for_model
+from .weights import WeightsSource, build_vgg16
+
+log = logging.getLogger(__name__)
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+PRECISIONS = ("auto", "bfloat16", "float16", "float32")
+FEATURE_LAYER = "block5_conv3"
+GEM_P = 2.0
+DESCRIPTOR_VERSION = 1  # bump when decoding, pooling or preprocessing changes
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+_POLICY = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16", "float32": "float32"}
+_build_lock = threading.Lock()
+
+
+class Cancelled(Exception):
+    """Raised inside a generator when the caller asked it to stop."""
+
+
+def gpu_available() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as fh:
+            flags = fh.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def detect_precision() -> str:
+    if gpu_available():
+        return "float16"
+    return "bfloat16" if cpu_has_bf16() else "float32"
+
+
+@dataclass
+class FeatureBatch:
+    """One batch's worth of results, in input order."""
+
+    paths: list[str]
+    vectors: np.ndarray  # len(paths) x 512 float32
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    model_seconds: float = 0.0
+
+
+class FeatureExtractor:
+    """Loads VGG16 once, then turns batches of image paths into descriptors."""
+
+    def __init__(self, weights: WeightsSource, precision: str = "auto", batch_size: int = 32, decode_workers: int = 2):
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+        self.weights = weights
+        self.precision = detect_precision() if precision == "auto" else precision
+        self.batch_size = batch_size
+        self.decode_workers = decode_workers
+        self._fn = None
+        self._model_id: str | None = None
+
+    @property
+    def model_id(self) -> str:
+        """Identifies the descriptor: cached vectors are reused only under the same id."""
+        if self._model_id is None:
+            self._model_id = (
+                f"vgg16-{FEATURE_LAYER}-gem{GEM_P:g}-{MODEL_SIZE}-v{DESCRIPTOR_VERSION}-"
+                f"{self.precision}-{self.weights.identity()}"
+            )
+        return self._model_id
+
+    @property
+    def device(self) -> str:
+        return "GPU" if self.precision == "float16" and gpu_available() else "CPU"
+
+    def load(self) -> None:
+        """Build the model (seconds; downloads weights on first use). Raises ``WeightsError``."""
+        if self._fn is not None:
+            return
+        import keras
+        import tensorflow as tf
+
+        with _build_lock:
+            previous = keras.config.dtype_policy()
+            keras.config.set_dtype_policy(_POLICY[self.precision])
+            try:
+                base = build_vgg16(self.weights)
+                trunk = keras.Model(base.input, base.get_layer(FEATURE_LAYER).output)
+            finally:
+                keras.config.set_dtype_policy(previous)
+        mean = tf.constant(_CAFFE_MEAN_BGR, tf.float32)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, MODEL_SIZE, MODEL_SIZE, 3], tf.uint8)])
+        def describe(pixels):
+            x = tf.cast(pixels, tf.float32)[..., ::-1] - mean  # VGG16's "caffe" preprocessing
+            maps = tf.cast(trunk(x, training=False), tf.float32)
+            return tf.pow(tf.reduce_mean(tf.pow(tf.nn.relu(maps), GEM_P), axis=[1, 2]), 1.0 / GEM_P)
+
+        self._fn = describe
+
+    def run_batch(self, pixels: np.ndarray) -> np.ndarray:
+        """Descriptors for a uint8 batch (n x 224 x 224 x 3): the model alone, for benchmarks too."""
+        self.load()
+        return self._fn(pixels).numpy()
+
+    def extract(self, paths: list[str], cancel: threading.Event | None = None) -> Iterator[FeatureBatch]:
+        """Yield one ``FeatureBatch`` per batch of ``paths``; decoding runs ahead in a thread pool.
+
+        Raises ``Cancelled`` between batches once ``cancel`` is set.
+        """
+        self.load()
+        batches = [paths[i : i + self.batch_size] for i in range(0, len(paths), self.batch_size)]
+        with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="decode") as pool:
+            pending: deque = deque()
+            ahead = 2  # batches decoded ahead of the model: bounded memory, no waiting
+            next_batch = 0
+            while next_batch < len(batches) and len(pending) < ahead:
+                pending.append((batches[next_batch], [pool.submit(_decode, p) for p in batches[next_batch]]))
+                next_batch += 1
+            while pending:
+                if cancel is not None and cancel.is_set():
+                    for _, futures in pending:
+                        for fut in futures:
+                            fut.cancel()
+                    raise Cancelled()
+                batch_paths, futures = pending.popleft()
+                if next_batch < len(batches):
+                    pending.append((batches[next_batch], [pool.submit(_decode, p) for p in batches[next_batch]]))
+                    next_batch += 1
+                ok_paths, pixels, failed = [], [], []
+                for path, fut in zip(batch_paths, futures):
+                    result = fut.result()
+                    if isinstance(result, str):
+                        failed.append((path, result))
+                    else:
+                        ok_paths.append(path)
+                        pixels.append(result)
+                vectors = np.zeros((0, 512), np.float32)
+                started = time.perf_counter()
+                if pixels:
+                    vectors = self.run_batch(np.stack(pixels))
+                yield FeatureBatch(ok_paths, vectors, failed, time.perf_counter() - started)
+
+
+def _decode(path: str):
+    """Pixels, or the reason they could not be had (a string)."""
+    try:
+        return load_for_model(path)
+    except DecodeError as exc:
+        return str(exc)
+    except Exception as exc:  # a reader bug must not end the whole run
+        log.exception("unexpected error decoding %s", path)
+        return f"unexpected error while reading ({type(exc).__name__}: {exc})"

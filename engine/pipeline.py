@@ -1,0 +1,113 @@
+"""Folder in, one feature vector per readable photo out: scan, cache lookup, extraction.
+
+``analyse`` is a generator: it yields ``Progress`` after every step (so a
+window can show a progress bar and a command line a tqdm bar), checks the
+cancel flag between batches, and *returns* the ``Analysis``. ``run`` drives it
+to the end for callers that only want the result.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Generator
+
+import numpy as np
+
+from .cache import FeatureCache
+from .features import Cancelled, FeatureExtractor
+from .scan import ScanResult, Skipped, scan_folder
+
+
+@dataclass(frozen=True)
+class Progress:
+    stage: str  # "scan", "cache", "features"
+    done: int
+    total: int
+    rate: float = 0.0  # images per second in this stage
+    eta: float | None = None  # seconds left, when known
+    message: str = ""
+
+
+@dataclass
+class Analysis:
+    root: Path
+    images: list[str]  # relative paths with features, in scan order
+    features: np.ndarray  # len(images) x 512
+    skipped: list[Skipped] = field(default_factory=list)
+    extracted: int = 0  # images that went through the model in this run
+    cached: int = 0  # images whose features came from the cache
+    seconds: float = 0.0
+    model_seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+def analyse(
+    root: str | Path,
+    extractor: FeatureExtractor,
+    cache_dir: str | Path | None = None,
+    cancel: threading.Event | None = None,
+    exclude: tuple = (),
+) -> Generator[Progress, None, Analysis]:
+    started = time.perf_counter()
+    yield Progress("scan", 0, 0, message="Looking for photos")
+    scan: ScanResult = scan_folder(root, exclude=exclude)
+    root = scan.root
+    total = len(scan.images)
+    yield Progress("scan", total, total, message=f"Found {total} photos")
+    extractor.load()  # fails early, with the weights message, before any work is done
+    skipped = list(scan.skipped)
+    with FeatureCache(extractor.model_id, cache_dir) as cache:
+        abs_paths = [str(root / rel) for rel in scan.images]
+        keys, unreadable = cache.keys_for(abs_paths)
+        skipped += [Skipped(_rel(root, p), why) for p, why in unreadable]
+        yield Progress("cache", total, total, message="Checked the feature cache")
+        found = cache.get_many([k.fingerprint for k in keys])
+        todo = [k for k in keys if k.fingerprint not in found]
+        fp_of = {k.path: k.fingerprint for k in keys}
+        done, model_seconds, t0 = 0, 0.0, time.perf_counter()
+        yield Progress("features", 0, len(todo), message=f"{len(found)} cached, {len(todo)} to analyse")
+        for batch in extractor.extract([k.path for k in todo], cancel):
+            cache.put_many([(fp_of[p], v) for p, v in zip(batch.paths, batch.vectors)])
+            found.update({fp_of[p]: v for p, v in zip(batch.paths, batch.vectors)})
+            skipped += [Skipped(_rel(root, p), why) for p, why in batch.failed]
+            done += len(batch.paths) + len(batch.failed)
+            model_seconds += batch.model_seconds
+            elapsed = time.perf_counter() - t0
+            rate = done / elapsed if elapsed > 0 else 0.0
+            eta = (len(todo) - done) / rate if rate > 0 else None
+            yield Progress("features", done, len(todo), rate, eta)
+        failed = {s.path for s in skipped}
+        images = [_rel(root, k.path) for k in keys if k.fingerprint in found and _rel(root, k.path) not in failed]
+        vectors = [found[fp_of[str(root / rel)]] for rel in images]
+        return Analysis(
+            root=root,
+            images=images,
+            features=np.stack(vectors) if vectors else np.zeros((0, 512), np.float32),
+            skipped=sorted(skipped, key=lambda s: s.path),
+            extracted=len(todo),
+            cached=len(keys) - len(todo),
+            seconds=time.perf_counter() - started,
+            model_seconds=model_seconds,
+            warnings=list(cache.warnings),
+        )
+
+
+def run(generator: Generator, on_progress: Callable[[Progress], None] | None = None):
+    """Drive a progress generator to the end and return its result."""
+    while True:
+        try:
+            progress = next(generator)
+        except StopIteration as stop:
+            return stop.value
+        if on_progress:
+            on_progress(progress)
+
+
+def _rel(root: Path, path: str) -> str:
+    return Path(path).relative_to(root).as_posix()
+
+
+__all__ = ["Analysis", "Cancelled", "Progress", "analyse", "run"]

@@ -1,0 +1,374 @@
+"""The person's sorting: which photo is in which cluster, cluster names, and manual moves.
+
+``Session`` is the single source of truth that the window and the command line
+edit. Every edit returns a ``Change`` (before/after of just what it touched),
+tells its listeners, and can be applied backwards, which is all an undo stack
+needs. Photos the person moved are *pinned*: re-clustering leaves them where
+they were put. Re-clustering also keeps cluster ids and names stable by
+matching new clusters to old ones by overlap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import platformdirs
+
+from .cluster import UNSORTED, Clustering
+
+UNSORTED_NAME = "Unsorted"
+SESSION_VERSION = 1
+
+
+class SessionError(Exception):
+    """A session file could not be read; the message says which and why."""
+
+
+@dataclass
+class Change:
+    """What one edit did, as (before, after) pairs; ``None`` for a cluster name means "did not exist"."""
+
+    text: str
+    labels: dict[str, tuple[int, int]] = field(default_factory=dict)
+    names: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)
+    pinned: dict[str, tuple[bool, bool]] = field(default_factory=dict)
+
+    def reversed(self) -> "Change":
+        flip = lambda d: {k: (after, before) for k, (before, after) in d.items()}  # noqa: E731
+        return Change(self.text, flip(self.labels), flip(self.names), flip(self.pinned))
+
+    def __bool__(self) -> bool:
+        return bool(self.labels or self.names or self.pinned)
+
+
+class Session:
+    def __init__(self, root: str | os.PathLike, images: Iterable[str] = ()):
+        self.root = Path(root)
+        self.images: list[str] = list(images)
+        self.labels: dict[str, int] = {p: UNSORTED for p in self.images}
+        self.names: dict[int, str] = {}
+        self.pinned: set[str] = set()
+        self.confidence: dict[str, float] = {}
+        self.representatives: dict[int, str] = {}
+        self.settings: dict = {"clusters": "auto", "method": "kmeans"}
+        self.features: np.ndarray | None = None  # rows match self.images; not saved (the cache has them)
+        self._listeners: list[Callable[[Change], None]] = []
+        self._members: dict[int, list[str]] | None = None
+
+    # ---- observing -------------------------------------------------------
+    def subscribe(self, listener: Callable[[Change], None]) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[Change], None]) -> None:
+        self._listeners.remove(listener)
+
+    def _emit(self, change: Change) -> Change:
+        self._members = None
+        for listener in list(self._listeners):
+            listener(change)
+        return change
+
+    # ---- reading ---------------------------------------------------------
+    def cluster_ids(self) -> list[int]:
+        """Clusters in display order: by id, with Unsorted last when it has photos."""
+        ids = sorted(self.names)
+        if self.members(UNSORTED):
+            ids.append(UNSORTED)
+        return ids
+
+    def name(self, cluster: int) -> str:
+        return UNSORTED_NAME if cluster == UNSORTED else self.names[cluster]
+
+    def members(self, cluster: int) -> list[str]:
+        if self._members is None:
+            grouped: dict[int, list[str]] = {}
+            for path in self.images:
+                grouped.setdefault(self.labels[path], []).append(path)
+            self._members = grouped
+        return self._members.get(cluster, [])
+
+    def counts(self) -> Counter:
+        return Counter(self.labels.values())
+
+    def representative(self, cluster: int) -> str | None:
+        rep = self.representatives.get(cluster)
+        if rep is not None and self.labels.get(rep) == cluster:
+            return rep
+        members = self.members(cluster)
+        return max(members, key=lambda p: self.confidence.get(p, 0.0)) if members else None
+
+    def assignments(self) -> list[tuple[str, str]]:
+        """(relative path, cluster name) for every photo, in image order."""
+        return [(p, self.name(self.labels[p])) for p in self.images]
+
+    # ---- clustering --------------------------------------------------------
+    def set_analysis(self, images: list[str], features: np.ndarray) -> None:
+        """Adopt a new image list (after a scan); photos no longer present drop out."""
+        old_labels, old_pinned = self.labels, self.pinned
+        self.images = list(images)
+        self.features = features
+        self.labels = {p: old_labels.get(p, UNSORTED) for p in self.images}
+        self.pinned = {p for p in old_pinned if p in self.labels}
+        self._members = None
+
+    def apply_clustering(self, clustering: Clustering, settings: dict | None = None) -> Change:
+        """Take a fresh clustering of ``self.images``; pinned photos stay put, ids and names carry over."""
+        if len(clustering.labels) != len(self.images):
+            raise ValueError("clustering does not match the session's images")
+        if settings:
+            self.settings.update(settings)
+        free = [i for i, p in enumerate(self.images) if p not in self.pinned]
+        new_ids = _match_ids(
+            [self.labels[self.images[i]] for i in free], [int(clustering.labels[i]) for i in free], self.names
+        )
+        change = Change("Re-cluster")
+        for i in free:
+            path = self.images[i]
+            after = new_ids.get(int(clustering.labels[i]), UNSORTED)
+            if self.labels[path] != after:
+                change.labels[path] = (self.labels[path], after)
+        kept = {self.labels[p] for p in self.pinned} | set(new_ids.values())
+        next_name = _NameSource(self.names)
+        for old in list(self.names):
+            if old not in kept:
+                change.names[old] = (self.names[old], None)
+        for cid in sorted(set(new_ids.values()) - {UNSORTED}):
+            if cid not in self.names:
+                change.names[cid] = (None, next_name())
+        self.confidence = {p: float(c) for p, c in zip(self.images, clustering.confidence)}
+        self.representatives = {
+            new_ids[c]: self.images[i] for c, i in clustering.representatives.items() if c in new_ids
+        }
+        self._apply(change)
+        return self._emit(change)
+
+    # ---- edits (each returns the Change it made) -----------------------------
+    def move(self, paths: Iterable[str], cluster: int) -> Change:
+        paths = [p for p in paths if p in self.labels]
+        if cluster != UNSORTED and cluster not in self.names:
+            raise KeyError(f"no cluster {cluster}")
+        n = len(paths)
+        change = Change(f"Move {n} photo{'s' if n != 1 else ''} to {self.name(cluster)}")
+        for p in paths:
+            if self.labels[p] != cluster:
+                change.labels[p] = (self.labels[p], cluster)
+            if p not in self.pinned:
+                change.pinned[p] = (False, True)
+        return self.commit(change)
+
+    def new_cluster(self, paths: Iterable[str], name: str | None = None) -> tuple[int, Change]:
+        cid = max(self.names, default=-1) + 1
+        name = self._unique_name(name or _NameSource(self.names)())
+        paths = [p for p in paths if p in self.labels]
+        change = Change(f"New cluster {name}", names={cid: (None, name)})
+        for p in paths:
+            change.labels[p] = (self.labels[p], cid)
+            if p not in self.pinned:
+                change.pinned[p] = (False, True)
+        return cid, self.commit(change)
+
+    def rename(self, cluster: int, name: str) -> Change:
+        name = " ".join(name.split())
+        if not name:
+            raise ValueError("a cluster name cannot be empty")
+        if name == self.names[cluster]:
+            return Change("Rename")
+        name = self._unique_name(name, ignore=cluster)
+        return self.commit(Change(f"Rename {self.names[cluster]} to {name}", names={cluster: (self.names[cluster], name)}))
+
+    def merge(self, sources: Iterable[int], target: int) -> Change:
+        sources = [s for s in sources if s != target and s in self.names]
+        change = Change(f"Merge {', '.join(self.names[s] for s in sources)} into {self.names[target]}")
+        for s in sources:
+            change.names[s] = (self.names[s], None)
+            for p in self.members(s):
+                change.labels[p] = (s, target)
+        return self.commit(change)
+
+    def delete_cluster(self, cluster: int) -> Change:
+        """Remove a cluster; its photos go to Unsorted."""
+        change = Change(f"Delete cluster {self.names[cluster]}", names={cluster: (self.names[cluster], None)})
+        for p in self.members(cluster):
+            change.labels[p] = (cluster, UNSORTED)
+        return self.commit(change)
+
+    def split(self, cluster: int, parts: int = 2, seed: int = 0) -> Change:
+        """Split a cluster in ``parts`` by k-means on its photos' features."""
+        from sklearn.cluster import KMeans
+
+        if self.features is None:
+            raise RuntimeError("splitting needs the photos' features; analyse the folder first")
+        members = self.members(cluster)
+        if len(members) < parts:
+            raise ValueError(f"{self.name(cluster)} has fewer than {parts} photos")
+        index = {p: i for i, p in enumerate(self.images)}
+        x = self.features[[index[p] for p in members]]
+        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        labels = KMeans(parts, n_init=10, random_state=seed).fit_predict(x)
+        change = Change(f"Split {self.name(cluster)} in {parts}")
+        names = _NameSource(self.names)
+        next_id = max(self.names, default=-1) + 1
+        for part in range(1, parts):
+            cid = next_id + part - 1
+            change.names[cid] = (None, self._unique_name(f"{self.name(cluster)} ({part + 1})" if cluster != UNSORTED else names()))
+            for p, lbl in zip(members, labels):
+                if lbl == part:
+                    change.labels[p] = (cluster, cid)
+        return self.commit(change)
+
+    def reset_pins(self, paths: Iterable[str] | None = None) -> Change:
+        targets = self.pinned if paths is None else self.pinned.intersection(paths)
+        return self.commit(Change("Reset manual moves", pinned={p: (True, False) for p in targets}))
+
+    def commit(self, change: Change) -> Change:
+        """Apply ``change`` forwards and tell the listeners."""
+        if change:
+            self._apply(change)
+            self._emit(change)
+        return change
+
+    def undo(self, change: Change) -> Change:
+        return self.commit(change.reversed())
+
+    def _apply(self, change: Change) -> None:
+        for cid, (_, after) in change.names.items():
+            if after is None:
+                self.names.pop(cid, None)
+            else:
+                self.names[cid] = after
+        for p, (_, after) in change.labels.items():
+            self.labels[p] = after
+        for p, (_, after) in change.pinned.items():
+            (self.pinned.add if after else self.pinned.discard)(p)
+
+    def _unique_name(self, name: str, ignore: int | None = None) -> str:
+        taken = {n.casefold() for c, n in self.names.items() if c != ignore} | {UNSORTED_NAME.casefold()}
+        candidate, n = name, 2
+        while candidate.casefold() in taken:
+            candidate, n = f"{name} ({n})", n + 1
+        return candidate
+
+    # ---- saving --------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "version": SESSION_VERSION,
+            "root": str(self.root),
+            "settings": self.settings,
+            "clusters": [{"id": c, "name": n} for c, n in sorted(self.names.items())],
+            "images": [
+                {
+                    "path": p,
+                    "cluster": self.labels[p],
+                    "pinned": p in self.pinned,
+                    "confidence": round(self.confidence.get(p, 0.0), 4),
+                }
+                for p in self.images
+            ],
+            "representatives": {str(c): p for c, p in self.representatives.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Session":
+        if not isinstance(data, dict) or data.get("version") != SESSION_VERSION:
+            raise SessionError("unknown session format")
+        try:
+            session = cls(data["root"], [img["path"] for img in data["images"]])
+            session.names = {int(c["id"]): str(c["name"]) for c in data["clusters"]}
+            for img in data["images"]:
+                cid = int(img["cluster"])
+                session.labels[img["path"]] = cid if cid in session.names else UNSORTED
+                if img.get("pinned"):
+                    session.pinned.add(img["path"])
+                session.confidence[img["path"]] = float(img.get("confidence", 0.0))
+            session.settings.update(data.get("settings", {}))
+            session.representatives = {int(c): p for c, p in data.get("representatives", {}).items()}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SessionError(f"session data is incomplete or damaged ({exc!r})") from None
+        return session
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write atomically: a crash leaves the previous file or the new one, never half of one."""
+        atomic_write_text(Path(path), json.dumps(self.to_dict(), ensure_ascii=False, indent=1))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Session":
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+            return cls.from_dict(json.loads(text))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SessionError(f"cannot read session file {path}: {exc}") from None
+        except SessionError as exc:
+            raise SessionError(f"session file {path}: {exc}") from None
+
+
+def session_path_for(root: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Path:
+    """Where the window autosaves the session of a folder (never inside the photo folder)."""
+    base = Path(data_dir) if data_dir else Path(
+        os.environ.get("PHOTOCLUSTER_DATA_DIR") or platformdirs.user_data_dir("photocluster", appauthor=False)
+    )
+    key = hashlib.blake2b(str(Path(root).resolve()).encode(), digest_size=10).hexdigest()
+    return base / "sessions" / f"{Path(root).name or 'root'}-{key}.json"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class _NameSource:
+    """Default names "Cluster 1", "Cluster 2", ... skipping names in use."""
+
+    def __init__(self, names: dict[int, str]):
+        self.taken = {n.casefold() for n in names.values()}
+        self.n = 0
+
+    def __call__(self) -> str:
+        while True:
+            self.n += 1
+            name = f"Cluster {self.n}"
+            if name.casefold() not in self.taken:
+                self.taken.add(name.casefold())
+                return name
+
+
+def _match_ids(old: list[int], new: list[int], names: dict[int, str]) -> dict[int, int]:
+    """Map each new cluster label to an id: the old cluster it overlaps most, else a fresh id."""
+    from scipy.optimize import linear_sum_assignment
+
+    new_labels = sorted(set(new) - {UNSORTED})
+    old_labels = sorted(set(old) - {UNSORTED})
+    mapping: dict[int, int] = {UNSORTED: UNSORTED}
+    if old_labels and new_labels:
+        overlap = np.zeros((len(new_labels), len(old_labels)))
+        ni = {c: i for i, c in enumerate(new_labels)}
+        oi = {c: i for i, c in enumerate(old_labels)}
+        for o, n in zip(old, new):
+            if o != UNSORTED and n != UNSORTED:
+                overlap[ni[n], oi[o]] += 1
+        rows, cols = linear_sum_assignment(-overlap)
+        for r, c in zip(rows, cols):
+            if overlap[r, c] > 0:
+                mapping[new_labels[r]] = old_labels[c]
+    next_id = max(list(names) + old_labels, default=-1) + 1
+    for n in new_labels:
+        if n not in mapping:
+            mapping[n] = next_id
+            next_id += 1
+    return mapping

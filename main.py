@@ -1,0 +1,20 @@
+"""PhotoCluster: ``python main.py [FOLDER]`` opens the window; ``python main.py cluster ...`` runs headless."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args and args[0] == "cluster":
+        from engine.cli import main as cli_main
+
+        return cli_main(args[1:])
+    from gui.app import run
+
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

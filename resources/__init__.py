@@ -1,0 +1,1 @@
+"""Icons and other assets, found next to this file (see gui/icons.py)."""
