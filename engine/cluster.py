@@ -16,6 +16,8 @@ from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans, MiniBatchK
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 
+from . import descriptor
+
 METHODS = ("kmeans", "agglomerative", "hdbscan")
 UNSORTED = -1
 
@@ -24,7 +26,12 @@ AGGLOMERATIVE_SAMPLE = 6_000
 HDBSCAN_SAMPLE = 15_000
 AUTO_SAMPLE = 3_000
 AUTO_K_RANGE = (2, 15)
-PCA_DIMS = 128
+AUTO_TIE = 0.01  # silhouettes closer than this are ties (sampling noise); ties go to the larger k
+PCA_DIMS = 64
+SMOOTH_NEIGHBOURS = 10
+SMOOTH_ROUNDS = 2
+SMOOTH_POWER = 3.0
+SMOOTH_REFERENCE = 20_000
 
 
 @dataclass
@@ -38,15 +45,43 @@ class Clustering:
 
 
 def prepare(features: np.ndarray, seed: int = 0) -> np.ndarray:
-    """L2-normalise, reduce with PCA, normalise again: cosine geometry in fewer dimensions."""
-    x = _l2(np.asarray(features, dtype=np.float32))
+    """Raw descriptors -> the space the clusterers work in (all steps measured on scenes6).
+
+    Expand to [global, top, bottom] GeM, centre and L2-normalise (cosine
+    geometry), reduce to 64 dimensions with PCA, then smooth each vector
+    towards its nearest neighbours (alpha query expansion, two rounds): photos
+    pulled towards their neighbours form tighter, better separated groups.
+    """
+    x = _l2(descriptor.expand(features))
+    x = _l2(x - x.mean(axis=0))
     dims = min(PCA_DIMS, x.shape[0] - 1, x.shape[1])
-    if dims >= 2 and x.shape[0] > dims:
-        pca = PCA(n_components=dims, random_state=seed, svd_solver="randomized" if x.shape[0] > 5000 else "auto")
+    if dims >= 2:
         fit_rows = x if x.shape[0] <= 20_000 else x[_sample(x.shape[0], 20_000, seed)]
-        pca.fit(fit_rows)
-        x = _l2(pca.transform(x).astype(np.float32))
+        pca = PCA(n_components=dims, random_state=seed, svd_solver="randomized" if len(fit_rows) > 5000 else "auto")
+        x = _l2(pca.fit(fit_rows).transform(x).astype(np.float32))
+    return smooth(x, seed)
+
+
+def smooth(x: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Alpha query expansion: each vector becomes the similarity^3-weighted mean of its 10 nearest.
+
+    Above 20,000 photos the neighbours are looked for in a 20,000-photo sample,
+    which keeps this to seconds at 100,000.
+    """
+    k = min(SMOOTH_NEIGHBOURS, len(x))
+    if k < 2:
+        return x
+    ref = _sample(len(x), SMOOTH_REFERENCE, seed)
+    for _ in range(SMOOTH_ROUNDS):
+        x = _l2(np.concatenate([_expand_chunk(x[s : s + 1024], x[ref], k) for s in range(0, len(x), 1024)]))
     return x
+
+
+def _expand_chunk(queries: np.ndarray, ref: np.ndarray, k: int) -> np.ndarray:
+    sims = queries @ ref.T
+    top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    weights = np.power(np.maximum(np.take_along_axis(sims, top, axis=1), 0), SMOOTH_POWER)
+    return np.einsum("nk,nkd->nd", weights, ref[top]).astype(np.float32)
 
 
 def cluster_features(
@@ -79,7 +114,11 @@ def cluster_features(
 
 
 def choose_k(x: np.ndarray, seed: int = 0) -> tuple[int, dict[int, float]]:
-    """Pick k by the silhouette of k-means on a sample; returns k and the score of every candidate."""
+    """Pick k by the silhouette of k-means on a sample; returns k and the score of every candidate.
+
+    Scores within ``AUTO_TIE`` of the best count as ties and the largest tied k
+    wins: merging two clusters is one drag in the window, splitting one is more work.
+    """
     n = len(x)
     if n < 3:
         return 1, {}
@@ -89,7 +128,8 @@ def choose_k(x: np.ndarray, seed: int = 0) -> tuple[int, dict[int, float]]:
     for k in range(lo, min(hi, len(sample) - 1) + 1):
         labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(sample)
         scores[k] = float(silhouette_score(sample, labels, metric="euclidean", random_state=seed))
-    best = max(scores, key=scores.get)
+    top = max(scores.values())
+    best = max(k for k, score in scores.items() if score >= top - AUTO_TIE)
     return best, scores
 
 

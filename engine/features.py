@@ -1,7 +1,7 @@
 """VGG16 feature vectors, batched, with decoding overlapped with inference.
 
-The descriptor is generalised-mean pooling (p = 2) of ``block5_conv3``, chosen
-by measurement on scenes6 (see README, "Why these features"). Precision is
+What a vector holds is defined in ``descriptor`` (GeM over halves of
+``block5_conv3``). Precision is
 picked for the hardware: mixed float16 on a GPU, bfloat16 on CPUs with
 AVX512-BF16 or AMX, float32 otherwise.
 """
@@ -19,6 +19,7 @@ from typing import Iterator
 
 import numpy as np
 
+from . import descriptor
 from .decode import MODEL_SIZE, DecodeError, load_for_model
 from .weights import WeightsSource, build_vgg16
 
@@ -27,9 +28,6 @@ log = logging.getLogger(__name__)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 PRECISIONS = ("auto", "bfloat16", "float16", "float32")
-FEATURE_LAYER = "block5_conv3"
-GEM_P = 2.0
-DESCRIPTOR_VERSION = 1  # bump when decoding, pooling or preprocessing changes
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 _POLICY = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16", "float32": "float32"}
 _build_lock = threading.Lock()
@@ -65,7 +63,7 @@ class FeatureBatch:
     """One batch's worth of results, in input order."""
 
     paths: list[str]
-    vectors: np.ndarray  # len(paths) x 512 float32
+    vectors: np.ndarray  # len(paths) x descriptor.SIZE float32
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     model_seconds: float = 0.0
 
@@ -88,7 +86,7 @@ class FeatureExtractor:
         """Identifies the descriptor: cached vectors are reused only under the same id."""
         if self._model_id is None:
             self._model_id = (
-                f"vgg16-{FEATURE_LAYER}-gem{GEM_P:g}-{MODEL_SIZE}-v{DESCRIPTOR_VERSION}-"
+                f"vgg16-{descriptor.LAYER}-gem{descriptor.GEM_P:g}x{descriptor.PARTS}-{MODEL_SIZE}-v{descriptor.VERSION}-"
                 f"{self.precision}-{self.weights.identity()}"
             )
         return self._model_id
@@ -109,7 +107,7 @@ class FeatureExtractor:
             keras.config.set_dtype_policy(_POLICY[self.precision])
             try:
                 base = build_vgg16(self.weights)
-                trunk = keras.Model(base.input, base.get_layer(FEATURE_LAYER).output)
+                trunk = keras.Model(base.input, base.get_layer(descriptor.LAYER).output)
             finally:
                 keras.config.set_dtype_policy(previous)
         mean = tf.constant(_CAFFE_MEAN_BGR, tf.float32)
@@ -117,8 +115,10 @@ class FeatureExtractor:
         @tf.function(input_signature=[tf.TensorSpec([None, MODEL_SIZE, MODEL_SIZE, 3], tf.uint8)])
         def describe(pixels):
             x = tf.cast(pixels, tf.float32)[..., ::-1] - mean  # VGG16's "caffe" preprocessing
-            maps = tf.cast(trunk(x, training=False), tf.float32)
-            return tf.pow(tf.reduce_mean(tf.pow(tf.nn.relu(maps), GEM_P), axis=[1, 2]), 1.0 / GEM_P)
+            maps = tf.nn.relu(tf.cast(trunk(x, training=False), tf.float32))
+            halves = tf.split(tf.pow(maps, descriptor.GEM_P), descriptor.PARTS, axis=1)
+            pooled = [tf.pow(tf.reduce_mean(h, axis=[1, 2]), 1.0 / descriptor.GEM_P) for h in halves]
+            return tf.concat(pooled, axis=1)
 
         self._fn = describe
 
@@ -159,7 +159,7 @@ class FeatureExtractor:
                     else:
                         ok_paths.append(path)
                         pixels.append(result)
-                vectors = np.zeros((0, 512), np.float32)
+                vectors = np.zeros((0, descriptor.SIZE), np.float32)
                 started = time.perf_counter()
                 if pixels:
                     vectors = self.run_batch(np.stack(pixels))

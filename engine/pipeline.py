@@ -16,6 +16,7 @@ from typing import Callable, Generator
 
 import numpy as np
 
+from . import descriptor
 from .cache import FeatureCache
 from .features import Cancelled, FeatureExtractor
 from .scan import ScanResult, Skipped, scan_folder
@@ -35,7 +36,7 @@ class Progress:
 class Analysis:
     root: Path
     images: list[str]  # relative paths with features, in scan order
-    features: np.ndarray  # len(images) x 512
+    features: np.ndarray  # len(images) x descriptor.SIZE
     skipped: list[Skipped] = field(default_factory=list)
     extracted: int = 0  # images that went through the model in this run
     cached: int = 0  # images whose features came from the cache
@@ -85,7 +86,7 @@ def analyse(
         return Analysis(
             root=root,
             images=images,
-            features=np.stack(vectors) if vectors else np.zeros((0, 512), np.float32),
+            features=np.stack(vectors) if vectors else np.zeros((0, descriptor.SIZE), np.float32),
             skipped=sorted(skipped, key=lambda s: s.path),
             extracted=len(todo),
             cached=len(keys) - len(todo),

@@ -22,7 +22,7 @@ from typing import Callable, Iterable
 import numpy as np
 import platformdirs
 
-from .cluster import UNSORTED, Clustering
+from .cluster import UNSORTED, Clustering, prepare
 
 UNSORTED_NAME = "Unsorted"
 SESSION_VERSION = 1
@@ -210,8 +210,7 @@ class Session:
         if len(members) < parts:
             raise ValueError(f"{self.name(cluster)} has fewer than {parts} photos")
         index = {p: i for i, p in enumerate(self.images)}
-        x = self.features[[index[p] for p in members]]
-        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        x = prepare(self.features[[index[p] for p in members]], seed)
         labels = KMeans(parts, n_init=10, random_state=seed).fit_predict(x)
         change = Change(f"Split {self.name(cluster)} in {parts}")
         names = _NameSource(self.names)

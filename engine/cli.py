@@ -1,0 +1,205 @@
+"""``python main.py cluster FOLDER ...``: the whole pipeline without a window.
+
+This command line is a stable contract (scripts and the project's own
+measurements use it). Every failure a person can cause (bad arguments, a
+missing folder, no weights) ends in one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+EXIT_CANCELLED = 130
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would print the whole usage block
+        self.exit(EXIT_USAGE, f"photocluster cluster: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .cluster import METHODS
+    from .export import MODES
+    from .features import PRECISIONS
+    from .weights import ENV_VAR
+
+    p = _OneLineParser(
+        prog="python main.py cluster",
+        description="Cluster the photos in FOLDER by what is in them, and optionally export them as sorted folders.",
+    )
+    p.add_argument("folder", metavar="FOLDER", help="folder of photos (searched recursively)")
+    p.add_argument("--clusters", default="auto", metavar="N|auto", type=_clusters_arg,
+                   help="number of clusters, or 'auto' to choose it (default: auto)")
+    p.add_argument("--method", choices=METHODS, default="kmeans",
+                   help="kmeans (default), agglomerative, or hdbscan (puts doubtful photos in 'Unsorted')")
+    p.add_argument("--weights", metavar="PATH",
+                   help=f"VGG16 'no top' weights file (default: ${ENV_VAR}, else Keras' ImageNet download)")
+    p.add_argument("--manifest", metavar="OUT.csv", help="write path,cluster,cluster_name,confidence for every photo")
+    p.add_argument("--export", metavar="DEST", help="write the photos into DEST/<cluster name>/")
+    p.add_argument("--mode", choices=MODES, default="copy", help="how --export writes files (default: copy)")
+    p.add_argument("--dry-run", action="store_true", help="with --export: print the plan and touch nothing")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="inference precision (default: auto = bfloat16 on CPUs that have it, float16 on a GPU)")
+    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="images per model call")
+    p.add_argument("--seed", type=int, default=0, help="random seed for clustering (default: 0)")
+    p.add_argument("--cache-dir", metavar="DIR", help="feature cache folder (default: the user cache folder)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _clusters_arg(text: str):
+    if text.lower() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--clusters must be a number or 'auto', not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("--clusters must be at least 1")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="photocluster: %(message)s")
+    folder = Path(args.folder).expanduser()
+    if not folder.is_dir():
+        what = "does not exist" if not folder.exists() else "is not a folder"
+        print(f"photocluster cluster: {folder} {what}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return _run(args, folder)
+    except KeyboardInterrupt:
+        print("\nphotocluster cluster: cancelled; features analysed so far are kept in the cache", file=sys.stderr)
+        return EXIT_CANCELLED
+
+
+def _run(args, folder: Path) -> int:
+    from .cluster import cluster_features
+    from .features import FeatureExtractor
+    from .pipeline import analyse, run
+    from .session import Session
+    from .weights import WeightsError, resolve_weights
+
+    try:
+        extractor = FeatureExtractor(resolve_weights(args.weights), args.precision, args.batch_size)
+        exclude = (Path(args.export).expanduser(),) if args.export else ()
+        bar = _ProgressBar(enabled=not args.quiet)
+        analysis = run(analyse(folder, extractor, args.cache_dir, threading.Event(), exclude), bar.update)
+        bar.close()
+    except WeightsError as exc:
+        print(f"photocluster cluster: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    for warning in analysis.warnings:
+        print(f"photocluster cluster: warning: {warning}", file=sys.stderr)
+
+    t0 = time.perf_counter()
+    clustering = cluster_features(analysis.features, args.clusters, args.method, args.seed)
+    session = Session(analysis.root, analysis.images)
+    session.set_analysis(analysis.images, analysis.features)
+    session.apply_clustering(clustering, {"clusters": args.clusters, "method": args.method})
+    cluster_seconds = time.perf_counter() - t0
+
+    if args.manifest:
+        write_manifest(Path(args.manifest).expanduser(), session)
+    status = 0
+    if args.export:
+        status = _export(args, session)
+    _summary(analysis, clustering, session, extractor, cluster_seconds)
+    return status
+
+
+def write_manifest(path: Path, session) -> None:
+    """The CLI's manifest: one row per clustered photo, written atomically."""
+    from .session import atomic_write_text
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["path", "cluster", "cluster_name", "confidence"])
+    for rel in session.images:
+        cid = session.labels[rel]
+        writer.writerow([rel, cid, session.name(cid), f"{session.confidence.get(rel, 0.0):.4f}"])
+    atomic_write_text(path, out.getvalue())
+
+
+def _export(args, session) -> int:
+    from .export import plan_export, run_export
+    from .pipeline import run
+
+    plan = plan_export(session.root, session.assignments(), Path(args.export).expanduser(), args.mode,
+                       confidence=session.confidence)
+    if args.dry_run:
+        print(plan.describe())
+        print(f"(dry run: nothing was written; {len(plan.items)} photos into {len(plan.folders())} folders)")
+        return 0
+    bar = _ProgressBar(enabled=not args.quiet, unit="file")
+    report = run(run_export(plan, threading.Event()), bar.update)
+    bar.close()
+    print(report.summary(), file=sys.stderr)
+    for rel, reason in report.skipped:
+        print(f"  not exported: {rel}: {reason}", file=sys.stderr)
+    return EXIT_FAILED if report.skipped or report.cancelled else 0
+
+
+def _summary(analysis, clustering, session, extractor, cluster_seconds: float) -> None:
+    n = len(analysis.images)
+    rate = analysis.extracted / analysis.seconds if analysis.seconds and analysis.extracted else 0.0
+    lines = [
+        f"Clustered {n} photos into {clustering.k} clusters ({clustering.method}) "
+        f"in {analysis.seconds + cluster_seconds:.1f} s",
+        f"  features: {analysis.extracted} analysed, {analysis.cached} from cache, "
+        f"{rate:.1f} images/s, {extractor.precision} on {extractor.device}",
+    ]
+    counts = session.counts()
+    for cid in session.cluster_ids():
+        lines.append(f"  {session.name(cid)}: {counts[cid]}")
+    if analysis.skipped:
+        lines.append(f"  skipped {len(analysis.skipped)} files:")
+        lines += [f"    {s.path}: {s.reason}" for s in analysis.skipped]
+    print("\n".join(lines), file=sys.stderr)
+
+
+class _ProgressBar:
+    """A tqdm bar on stderr per stage of the engine's progress."""
+
+    def __init__(self, enabled: bool, unit: str = "img"):
+        self.enabled, self.unit = enabled, unit
+        self.bar = None
+        self.stage = None
+
+    def update(self, progress) -> None:
+        if not self.enabled or progress.total == 0:
+            return
+        from tqdm import tqdm
+
+        if progress.stage != self.stage:
+            self.close()
+            self.stage = progress.stage
+            self.bar = tqdm(total=progress.total, desc=progress.stage, unit=self.unit, file=sys.stderr,
+                            dynamic_ncols=True)
+        self.bar.n = progress.done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
