@@ -1,0 +1,43 @@
+"""``python main.py [FOLDER] [--weights PATH]``: the desktop app's entry point."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from . import theme
+from .icons import app_icon
+from .main_window import MainWindow
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="photocluster", description="Sort photos by what is in them.")
+    parser.add_argument("folder", nargs="?", help="a folder of photos to open")
+    parser.add_argument("--weights", metavar="PATH",
+                        help="VGG16 'no top' weights file (default: $PHOTOCLUSTER_WEIGHTS, else Keras' download)")
+    return parser.parse_args(argv)
+
+
+def create_application(argv: list[str] | None = None) -> QApplication:
+    """The QApplication, named so QSettings and the platform know it, and styled."""
+    app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
+    app.setOrganizationName("PhotoCluster")
+    app.setApplicationName("PhotoCluster")
+    app.setApplicationDisplayName("PhotoCluster")
+    app.setDesktopFileName("photocluster")
+    app.setWindowIcon(app_icon())
+    theme.apply(app)
+    return app
+
+
+def run(argv: list[str]) -> int:
+    args = parse_args(argv)
+    app = create_application()
+    window = MainWindow(weights=args.weights)
+    window.show()
+    if args.folder:
+        QTimer.singleShot(0, lambda: window.open_folder(args.folder))
+    return app.exec()

@@ -1,0 +1,252 @@
+"""The photo grid: a uniform icon-mode list that paints thumbnails, pins and fit, and drags photo ids.
+
+Only visible rows ever ask for a thumbnail (the delegate paints only those);
+after scrolling settles, requests for rows that scrolled away are cancelled.
+Scaled thumbnails are kept in ``QPixmapCache`` so a repaint never rescales.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QDrag, QFont, QPainter, QPainterPath, QPalette, QPixmap, QPixmapCache
+from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from . import theme
+from .icons import icon
+from .image_model import ConfidenceRole, FailedRole, ImageModel, PathRole, PinnedRole
+from .thumbnails import tier_for
+
+LABEL_MIN_SIZE = 112  # below this thumbnail size file names are left out
+PAD = 8
+
+
+class ThumbnailDelegate(QStyledItemDelegate):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.size = 160
+        QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), 96 * 1024))
+
+    def show_labels(self) -> bool:
+        return self.size >= LABEL_MIN_SIZE
+
+    def cell_size(self) -> QSize:
+        label = 22 if self.show_labels() else 0
+        return QSize(self.size + 2 * PAD, self.size + 2 * PAD + label)
+
+    def sizeHint(self, option, index) -> QSize:
+        return self.cell_size()
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        palette = option.palette
+        cell = QRect(option.rect)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
+        if selected or hovered:
+            color = QColor(palette.color(QPalette.ColorRole.Highlight))
+            color.setAlphaF(0.22 if selected else 0.08)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(color)
+            painter.drawRoundedRect(QRectF(cell).adjusted(2, 2, -2, -2), 8, 8)
+        box = QRect(cell.x() + (cell.width() - self.size) // 2, cell.y() + PAD, self.size, self.size)
+        image = index.data(Qt.ItemDataRole.DecorationRole)
+        if image is not None and not image.isNull():
+            pixmap = self._scaled(index.data(PathRole), image, box.size(), painter.device().devicePixelRatioF())
+            w, h = pixmap.width() / pixmap.devicePixelRatio(), pixmap.height() / pixmap.devicePixelRatio()
+            target = QRectF(box.x() + (box.width() - w) / 2, box.y() + (box.height() - h) / 2, w, h)
+            clip = QPainterPath()
+            clip.addRoundedRect(target, 4, 4)
+            painter.setClipPath(clip)
+            painter.drawPixmap(target.toRect(), pixmap)
+            painter.setClipping(False)
+            photo = target
+        else:
+            photo = QRectF(box).adjusted(6, 6, -6, -6)
+            placeholder = QColor(palette.color(QPalette.ColorRole.Mid))
+            placeholder.setAlphaF(0.45)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(placeholder)
+            painter.drawRoundedRect(photo, 6, 6)
+            if index.data(FailedRole):
+                icon("skipped", theme.muted_color()).paint(painter, photo.toRect().adjusted(30, 30, -30, -30))
+        if selected:
+            pen_color = palette.color(QPalette.ColorRole.Highlight)
+            painter.setPen(pen_color)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(photo.adjusted(-1.5, -1.5, 1.5, 1.5), 5, 5)
+        self._paint_fit(painter, photo, index)
+        if index.data(PinnedRole):
+            self._paint_pin(painter, photo)
+        if self.show_labels():
+            text_rect = QRect(box.x(), box.bottom() + 4, self.size, 18)
+            painter.setPen(palette.color(QPalette.ColorRole.Text if selected else QPalette.ColorRole.PlaceholderText))
+            name = painter.fontMetrics().elidedText(index.data(), Qt.TextElideMode.ElideMiddle, text_rect.width())
+            painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, name)
+        painter.restore()
+
+    def _scaled(self, path: str, image, size: QSize, dpr: float) -> QPixmap:
+        key = f"{path}|{image.cacheKey()}|{size.width()}|{dpr:g}"
+        pixmap = QPixmapCache.find(key)
+        if pixmap is None:
+            scaled = image.scaled(size * dpr, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            pixmap = QPixmap.fromImage(scaled)
+            pixmap.setDevicePixelRatio(dpr)
+            QPixmapCache.insert(key, pixmap)
+        return pixmap
+
+    def _paint_fit(self, painter: QPainter, photo: QRectF, index) -> None:
+        """A thin bar along the photo's bottom edge: how clearly it belongs to its cluster."""
+        confidence = index.data(ConfidenceRole) or 0.0
+        if confidence <= 0 or index.data(PinnedRole):
+            return
+        track = QRectF(photo.left() + 6, photo.bottom() - 7, photo.width() - 12, 3)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 90))
+        painter.drawRoundedRect(track, 1.5, 1.5)
+        fill = QRectF(track)
+        fill.setWidth(max(3.0, track.width() * min(1.0, confidence)))
+        painter.setBrush(QColor(255, 255, 255, 200))
+        painter.drawRoundedRect(fill, 1.5, 1.5)
+
+    def _paint_pin(self, painter: QPainter, photo: QRectF) -> None:
+        badge = QRectF(photo.right() - 26, photo.top() + 6, 20, 20)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(theme.ACCENT)
+        painter.drawEllipse(badge)
+        icon("pin", "#ffffff").paint(painter, badge.adjusted(3, 3, -3, -3).toRect())
+
+
+class PhotoGrid(QListView):
+    """Shows an ``ImageModel``; emits ``activated_path`` on double-click/Enter."""
+
+    activated_path = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("grid")
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setMovement(QListView.Movement.Static)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(500)
+        self.setSpacing(0)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(24)
+        self.setMouseTracking(True)
+        self.setWordWrap(False)
+        self.delegate = ThumbnailDelegate(self)
+        self.setItemDelegate(self.delegate)
+        self._settle = QTimer(self, singleShot=True, interval=120)
+        self._settle.timeout.connect(self._cancel_offscreen)
+        self.verticalScrollBar().valueChanged.connect(self._settle.start)
+        self.doubleClicked.connect(self._activate)
+        self.set_thumbnail_size(160)
+
+    def set_thumbnail_size(self, size: int) -> None:
+        self.delegate.size = size
+        self._fit_columns()
+        self.setIconSize(QSize(size, size))
+        model = self.model()
+        if isinstance(model, ImageModel):
+            model.set_tier(tier_for(size * self.devicePixelRatioF()))
+        self.scheduleDelayedItemsLayout()
+        self.viewport().update()
+
+    def _fit_columns(self) -> None:
+        """Spread the spare width over the columns, so the grid fills the view edge to edge."""
+        cell = self.delegate.cell_size()
+        width = self.viewport().width() - 1
+        columns = max(1, width // cell.width())
+        self.setGridSize(QSize(max(cell.width(), width // columns), cell.height()))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_columns()
+
+    def setModel(self, model) -> None:
+        super().setModel(model)
+        if isinstance(model, ImageModel):
+            model.set_tier(tier_for(self.delegate.size * self.devicePixelRatioF()))
+
+    def visible_paths(self) -> set[str]:
+        model = self.model()
+        rect = self.viewport().rect()
+        first = self.indexAt(QPoint(PAD, PAD))
+        if not first.isValid():
+            first = self.indexAt(rect.topLeft() + QPoint(self.gridSize().width() // 2, self.gridSize().height() // 2))
+        if not first.isValid() or model is None:
+            return set()
+        per_row = max(1, rect.width() // max(1, self.gridSize().width()))
+        rows = (rect.height() // max(1, self.gridSize().height()) + 2) * per_row
+        start = max(0, first.row() - per_row)
+        return {model.path(r) for r in range(start, min(model.rowCount(), start + rows + 2 * per_row))}
+
+    def _cancel_offscreen(self) -> None:
+        model = self.model()
+        if isinstance(model, ImageModel):
+            model.loader.prune("grid", self.visible_paths())
+
+    def _activate(self, index) -> None:
+        if index.isValid():
+            self.activated_path.emit(index.data(PathRole))
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space) and self.currentIndex().isValid():
+            self._activate(self.currentIndex())
+            return
+        super().keyPressEvent(event)
+
+    def startDrag(self, supported_actions) -> None:
+        """Drag the selected photos' ids, showing one thumbnail and how many there are."""
+        indexes = sorted(self.selectedIndexes(), key=lambda i: i.row())
+        if not indexes:
+            return
+        drag = QDrag(self)
+        drag.setMimeData(self.model().mimeData(indexes))
+        drag.setPixmap(self._drag_pixmap(indexes))
+        drag.setHotSpot(QPoint(24, 24))
+        drag.exec(Qt.DropAction.MoveAction, Qt.DropAction.MoveAction)
+
+    def _drag_pixmap(self, indexes) -> QPixmap:
+        side = 72
+        dpr = self.devicePixelRatioF()
+        pixmap = QPixmap(QSize(side + 16, side + 16) * dpr)
+        pixmap.setDevicePixelRatio(dpr)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        image = indexes[0].data(Qt.ItemDataRole.DecorationRole)
+        frame = QRectF(4, 12, side, side)
+        painter.setPen(QColor(255, 255, 255))
+        painter.setBrush(self.palette().color(QPalette.ColorRole.Mid))
+        painter.drawRoundedRect(frame, 6, 6)
+        if image is not None and not image.isNull():
+            clip = QPainterPath()
+            clip.addRoundedRect(frame.adjusted(2, 2, -2, -2), 5, 5)
+            painter.setClipPath(clip)
+            painter.drawImage(frame.adjusted(2, 2, -2, -2), image, _square(image))
+            painter.setClipping(False)
+        if len(indexes) > 1:
+            badge = QRectF(side - 14, 0, 30, 22)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(theme.ACCENT)
+            painter.drawRoundedRect(badge, 11, 11)
+            painter.setPen(QColor("#ffffff"))
+            font = QFont(painter.font())
+            font.setBold(True)
+            painter.setFont(font)
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, str(len(indexes)))
+        painter.end()
+        return pixmap
+
+
+def _square(image) -> QRectF:
+    """The centred square of ``image``, for crops that must not distort."""
+    side = min(image.width(), image.height())
+    return QRectF((image.width() - side) / 2, (image.height() - side) / 2, side, side)

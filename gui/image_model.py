@@ -1,0 +1,200 @@
+"""The photos shown in the grid: all of them, or one cluster's, as a thin adapter over the Session.
+
+Rows are relative paths in the session's image order. The model listens to
+Session changes: photos leaving or joining the shown cluster become row
+removals/insertions (so the selection of the others survives), other changes
+become ``dataChanged``. Thumbnails are asked for lazily in ``data`` and each one
+that arrives is announced with ``dataChanged`` for its row alone.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt
+
+from engine.cluster import UNSORTED
+from engine.session import Change, Session
+
+from . import mime
+from .thumbnails import TIERS, ThumbnailLoader
+
+PathRole = Qt.ItemDataRole.UserRole + 1
+ClusterRole = Qt.ItemDataRole.UserRole + 2
+ConfidenceRole = Qt.ItemDataRole.UserRole + 3
+PinnedRole = Qt.ItemDataRole.UserRole + 4
+FailedRole = Qt.ItemDataRole.UserRole + 5
+
+ALL = -2  # the "All photos" pseudo-cluster
+_MAX_RANGES = 64  # beyond this many separate row ranges a reset is cheaper than granular signals
+
+
+class ImageModel(QAbstractListModel):
+    def __init__(self, loader: ThumbnailLoader, parent=None):
+        super().__init__(parent)
+        self.loader = loader
+        self.session: Session | None = None
+        self.cluster = ALL
+        self.tier = TIERS[-1]
+        self._paths: list[str] = []
+        self._row_of: dict[str, int] = {}
+        loader.ready.connect(self._thumbnail_ready)
+
+    # ---- binding -----------------------------------------------------------------
+    def set_session(self, session: Session | None) -> None:
+        if self.session is not None:
+            self.session.unsubscribe(self._session_changed)
+        self.session = session
+        if session is not None:
+            session.subscribe(self._session_changed)
+        self.cluster = ALL
+        self.refresh()
+
+    def show_cluster(self, cluster: int) -> None:
+        if cluster != self.cluster:
+            self.cluster = cluster
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Start over (after the image list itself changed, or another cluster was chosen)."""
+        self.beginResetModel()
+        self._set_paths(self._wanted())
+        self.endResetModel()
+
+    def set_tier(self, tier: int) -> None:
+        if tier != self.tier:
+            self.tier = tier
+            if self._paths:
+                self.dataChanged.emit(self.index(0), self.index(len(self._paths) - 1), [Qt.ItemDataRole.DecorationRole])
+
+    # ---- reading -----------------------------------------------------------------
+    def path(self, row: int) -> str:
+        return self._paths[row]
+
+    def paths(self) -> list[str]:
+        return list(self._paths)
+
+    def row_of(self, path: str) -> int:
+        return self._row_of.get(path, -1)
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._paths)
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._paths) or self.session is None:
+            return None
+        path = self._paths[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return path.rsplit("/", 1)[-1]
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.loader.get(path, self.tier)
+        if role == PathRole:
+            return path
+        if role == ClusterRole:
+            return self.session.labels.get(path, UNSORTED)
+        if role == ConfidenceRole:
+            return self.session.confidence.get(path, 0.0)
+        if role == PinnedRole:
+            return path in self.session.pinned
+        if role == FailedRole:
+            return self.loader.failed(path, self.tier)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(path)
+        return None
+
+    def _tooltip(self, path: str) -> str:
+        session = self.session
+        cid = session.labels.get(path, UNSORTED)
+        lines = [f"<b>{_escape(path)}</b>", f"In {_escape(session.name(cid))}"]
+        if path in session.pinned:
+            lines.append("Moved here by hand: stays put when the photos are regrouped")
+        elif cid != UNSORTED and path in session.confidence:
+            lines.append(f"Fit: {session.confidence[path]:.0%} (how clearly it belongs here rather than elsewhere)")
+        return "<br>".join(lines)
+
+    def flags(self, index):
+        base = super().flags(index)
+        return base | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else base
+
+    # ---- dragging out --------------------------------------------------------------
+    def mimeTypes(self) -> list[str]:
+        return [mime.IMAGE_IDS]
+
+    def mimeData(self, indexes):
+        rows = sorted({i.row() for i in indexes if i.isValid()})
+        return mime.pack(mime.IMAGE_IDS, [self._paths[r] for r in rows])
+
+    def supportedDragActions(self):
+        return Qt.DropAction.MoveAction
+
+    # ---- following the session ---------------------------------------------------
+    def _wanted(self) -> list[str]:
+        if self.session is None:
+            return []
+        if self.cluster == ALL:
+            return list(self.session.images)
+        return list(self.session.members(self.cluster))
+
+    def _set_paths(self, paths: list[str]) -> None:
+        self._paths = paths
+        self._row_of = {p: i for i, p in enumerate(paths)}
+
+    def _session_changed(self, change: Change) -> None:
+        if self.cluster != ALL and change.labels:
+            self._sync(self._wanted())
+        rows = sorted(self._row_of[p] for p in {*change.labels, *change.pinned} if p in self._row_of)
+        for first, last in _ranges(rows)[:_MAX_RANGES]:
+            self.dataChanged.emit(self.index(first), self.index(last))
+        if len(_ranges(rows)) > _MAX_RANGES:
+            self.dataChanged.emit(self.index(0), self.index(len(self._paths) - 1))
+
+    def _sync(self, wanted: list[str]) -> None:
+        """Turn the rows into ``wanted`` with removals and insertions (both lists keep image order)."""
+        keep = set(wanted)
+        gone = [i for i, p in enumerate(self._paths) if p not in keep]
+        if len(_ranges(gone)) > _MAX_RANGES:
+            self.refresh()
+            return
+        for first, last in reversed(_ranges(gone)):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del self._paths[first : last + 1]
+            self.endRemoveRows()
+        current = self._paths
+        i, j, inserts = 0, 0, []
+        while j < len(wanted):
+            if i < len(current) and current[i] == wanted[j]:
+                i, j = i + 1, j + 1
+                continue
+            start = j
+            while j < len(wanted) and (i >= len(current) or wanted[j] != current[i]):
+                j += 1
+            inserts.append((i, wanted[start:j]))
+        if len(inserts) > _MAX_RANGES:
+            self.refresh()
+            return
+        offset = 0
+        for at, run in inserts:
+            self.beginInsertRows(QModelIndex(), at + offset, at + offset + len(run) - 1)
+            current[at + offset : at + offset] = run
+            self.endInsertRows()
+            offset += len(run)
+        self._set_paths(current)
+
+    def _thumbnail_ready(self, path: str, tier: int) -> None:
+        row = self._row_of.get(path)
+        if row is not None and tier == self.tier:
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+
+def _ranges(rows: list[int]) -> list[tuple[int, int]]:
+    """Sorted row numbers as (first, last) runs."""
+    out: list[tuple[int, int]] = []
+    for r in rows:
+        if out and r == out[-1][1] + 1:
+            out[-1] = (out[-1][0], r)
+        else:
+            out.append((r, r))
+    return out
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
