@@ -37,6 +37,14 @@ _EDGE = 64 * 1024
 SCHEMA_VERSION = 1
 
 
+STORAGE_DTYPE = np.float16
+
+
+def as_stored(vectors: np.ndarray) -> np.ndarray:
+    """Vectors exactly as a later run will read them back, so first and cached runs cluster alike."""
+    return np.asarray(vectors, dtype=STORAGE_DTYPE).astype(np.float32)
+
+
 def default_cache_dir() -> Path:
     override = os.environ.get("PHOTOCLUSTER_CACHE_DIR")
     return Path(override) if override else Path(platformdirs.user_cache_dir("photocluster", appauthor=False))
@@ -161,12 +169,12 @@ class FeatureCache:
                 chunk,
             )
             for fp, blob in rows:
-                found[fp] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+                found[fp] = np.frombuffer(blob, dtype=STORAGE_DTYPE).astype(np.float32)
         return found
 
     def put_many(self, items: list[tuple[str, np.ndarray]]) -> None:
         """Store one batch of features in a single transaction."""
-        rows = [(fp, np.asarray(vec, dtype=np.float16).tobytes()) for fp, vec in items]
+        rows = [(fp, np.asarray(vec, dtype=STORAGE_DTYPE).tobytes()) for fp, vec in items]
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO features VALUES (?, ?)", rows)
 

@@ -31,7 +31,7 @@ PCA_DIMS = 64
 SMOOTH_NEIGHBOURS = 10
 SMOOTH_ROUNDS = 2
 SMOOTH_POWER = 3.0
-SMOOTH_REFERENCE = 20_000
+EXACT_NEIGHBOURS_UP_TO = 20_000
 
 
 @dataclass
@@ -65,23 +65,38 @@ def prepare(features: np.ndarray, seed: int = 0) -> np.ndarray:
 def smooth(x: np.ndarray, seed: int = 0) -> np.ndarray:
     """Alpha query expansion: each vector becomes the similarity^3-weighted mean of its 10 nearest.
 
-    Above 20,000 photos the neighbours are looked for in a 20,000-photo sample,
-    which keeps this to seconds at 100,000.
+    Neighbours are found with faiss: exactly up to 20,000 photos, with an
+    inverted-file index above, which keeps this to seconds at 100,000.
     """
     k = min(SMOOTH_NEIGHBOURS, len(x))
     if k < 2:
         return x
-    ref = _sample(len(x), SMOOTH_REFERENCE, seed)
     for _ in range(SMOOTH_ROUNDS):
-        x = _l2(np.concatenate([_expand_chunk(x[s : s + 1024], x[ref], k) for s in range(0, len(x), 1024)]))
+        sims, neighbours = _nearest_neighbours(x, k, seed)
+        weights = np.power(np.maximum(sims, 0), SMOOTH_POWER)
+        x = _l2(np.einsum("nk,nkd->nd", weights, x[neighbours]).astype(np.float32))
     return x
 
 
-def _expand_chunk(queries: np.ndarray, ref: np.ndarray, k: int) -> np.ndarray:
-    sims = queries @ ref.T
-    top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-    weights = np.power(np.maximum(np.take_along_axis(sims, top, axis=1), 0), SMOOTH_POWER)
-    return np.einsum("nk,nkd->nd", weights, ref[top]).astype(np.float32)
+def _nearest_neighbours(x: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    import faiss
+
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    dim = x.shape[1]
+    if len(x) <= EXACT_NEIGHBOURS_UP_TO:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        lists = int(np.sqrt(len(x)))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+        index.cp.seed = seed
+        index.train(x[_sample(len(x), 40 * lists, seed)])
+        index.nprobe = 12
+    index.add(x)
+    sims, neighbours = index.search(x, k)
+    missing = neighbours < 0  # an IVF probe can come back short: fall back on the photo itself
+    neighbours[missing] = np.broadcast_to(np.arange(len(x))[:, None], neighbours.shape)[missing]
+    sims[missing] = 1.0
+    return sims, neighbours
 
 
 def cluster_features(
@@ -158,7 +173,7 @@ def _hdbscan(x, k, seed):
     reduced = PCA(n_components=min(16, sample.shape[1], len(sample)), random_state=seed).fit(sample)
     low = reduced.transform(sample)
     min_size = max(5, len(sample) // 100)
-    sample_labels = HDBSCAN(min_cluster_size=min_size, min_samples=min(5, len(sample) - 1)).fit_predict(low)
+    sample_labels = HDBSCAN(min_cluster_size=min_size, min_samples=min(5, len(sample) - 1), copy=True).fit_predict(low)
     found = sorted(set(sample_labels.tolist()) - {UNSORTED})
     if not found:  # everything is noise: fall back to k-means so the person still gets groups
         return _kmeans(x, k, seed)

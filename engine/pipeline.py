@@ -17,7 +17,7 @@ from typing import Callable, Generator
 import numpy as np
 
 from . import descriptor
-from .cache import FeatureCache
+from .cache import FeatureCache, as_stored
 from .features import Cancelled, FeatureExtractor
 from .scan import ScanResult, Skipped, scan_folder
 
@@ -71,8 +71,9 @@ def analyse(
         done, model_seconds, t0 = 0, 0.0, time.perf_counter()
         yield Progress("features", 0, len(todo), message=f"{len(found)} cached, {len(todo)} to analyse")
         for batch in extractor.extract([k.path for k in todo], cancel):
-            cache.put_many([(fp_of[p], v) for p, v in zip(batch.paths, batch.vectors)])
-            found.update({fp_of[p]: v for p, v in zip(batch.paths, batch.vectors)})
+            vectors = as_stored(batch.vectors)
+            cache.put_many([(fp_of[p], v) for p, v in zip(batch.paths, vectors)])
+            found.update({fp_of[p]: v for p, v in zip(batch.paths, vectors)})
             skipped += [Skipped(_rel(root, p), why) for p, why in batch.failed]
             done += len(batch.paths) + len(batch.failed)
             model_seconds += batch.model_seconds

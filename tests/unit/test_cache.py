@@ -1,0 +1,79 @@
+import os
+import time
+
+import numpy as np
+
+from engine.cache import FeatureCache, fingerprint
+
+
+def test_fingerprint_ignores_name_and_timestamps_but_not_content(tmp_path):
+    a = tmp_path / "a.jpg"
+    a.write_bytes(os.urandom(300_000))
+    before = fingerprint(a)
+    b = tmp_path / "renamed.jpg"
+    a.rename(b)
+    os.utime(b, (time.time() + 100, time.time() + 100))
+    assert fingerprint(b) == before
+    data = bytearray(b.read_bytes())
+    data[-10] ^= 0xFF
+    b.write_bytes(bytes(data))
+    assert fingerprint(b) != before
+
+
+def test_vectors_round_trip_and_persist(tmp_path):
+    vec = np.linspace(0, 1, 1024, dtype=np.float32)
+    with FeatureCache("m1", tmp_path) as cache:
+        cache.put_many([("fp1", vec)])
+    with FeatureCache("m1", tmp_path) as cache:
+        got = cache.get_many(["fp1", "missing"])
+    assert list(got) == ["fp1"]
+    assert np.allclose(got["fp1"], vec, atol=1e-3)
+
+
+def test_model_versions_are_kept_apart(tmp_path):
+    with FeatureCache("m1", tmp_path) as cache:
+        cache.put_many([("fp", np.ones(4))])
+    with FeatureCache("m2", tmp_path) as cache:
+        assert cache.get_many(["fp"]) == {}
+
+
+def test_unchanged_files_are_not_read_again(tmp_path, monkeypatch):
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(b"x" * 1000)
+    with FeatureCache("m", tmp_path / "c") as cache:
+        keys, failed = cache.keys_for([str(photo)])
+        assert not failed
+        import engine.cache as module
+
+        monkeypatch.setattr(module, "fingerprint", lambda p: (_ for _ in ()).throw(AssertionError("re-read")))
+        again, _ = cache.keys_for([str(photo)])
+    assert again == keys
+
+
+def test_touched_file_is_rehashed_to_the_same_key(tmp_path):
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(b"y" * 5000)
+    with FeatureCache("m", tmp_path / "c") as cache:
+        (key,), _ = cache.keys_for([str(photo)])
+        os.utime(photo, (1, 1))
+        (touched,), _ = cache.keys_for([str(photo)])
+    assert touched.fingerprint == key.fingerprint
+
+
+def test_unreadable_file_is_reported_not_raised(tmp_path):
+    with FeatureCache("m", tmp_path / "c") as cache:
+        keys, failed = cache.keys_for([str(tmp_path / "gone.jpg")])
+    assert keys == [] and failed == [(str(tmp_path / "gone.jpg"), "file disappeared before it could be read")]
+
+
+def test_corrupt_database_is_set_aside_and_rebuilt(tmp_path):
+    with FeatureCache("m", tmp_path) as cache:
+        cache.put_many([("fp", np.ones(4))])
+        path = cache.path
+    path.write_bytes(b"this is not a database" * 100)
+    with FeatureCache("m", tmp_path) as cache:
+        assert cache.count() == 0
+        assert cache.warnings and "moved to" in cache.warnings[0]
+        cache.put_many([("fp", np.ones(4))])
+        assert cache.count() == 1
+    assert list(tmp_path.glob("*.damaged-*"))

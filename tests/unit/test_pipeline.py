@@ -1,0 +1,61 @@
+import shutil
+import threading
+
+import pytest
+
+from engine.features import Cancelled
+from engine.pipeline import analyse, run
+
+
+def analyse_all(folder, extractor, cache, cancel=None):
+    return run(analyse(folder, extractor, cache, cancel or threading.Event()))
+
+
+def test_second_run_sends_nothing_through_the_model(photo_folder, extractor, tmp_path, photo_maker):
+    cache = tmp_path / "cache"
+    first = analyse_all(photo_folder, extractor, cache)
+    assert (first.extracted, first.cached, len(first.images)) == (18, 0, 18)
+    second = analyse_all(photo_folder, extractor, cache)
+    assert (second.extracted, second.cached) == (0, 18)
+    assert (second.features == first.features).all()
+    for i in range(3):
+        photo_maker(photo_folder / "new" / f"n{i}.jpg", "red", 100 + i)
+    third = analyse_all(photo_folder, extractor, cache)
+    assert (third.extracted, third.cached, len(third.images)) == (3, 18, 21)
+
+
+def test_renamed_and_moved_photos_are_not_reanalysed(photo_folder, extractor, tmp_path):
+    cache = tmp_path / "cache"
+    analyse_all(photo_folder, extractor, cache)
+    shutil.move(photo_folder / "a", photo_folder / "renamed_folder")
+    again = analyse_all(photo_folder, extractor, cache)
+    assert again.extracted == 0 and "renamed_folder/red_0.jpg" in again.images
+
+
+def test_broken_files_are_skipped_with_reasons(photo_folder, extractor, tmp_path):
+    (photo_folder / "zero.jpg").write_bytes(b"")
+    (photo_folder / "text.png").write_text("hello")
+    result = analyse_all(photo_folder, extractor, tmp_path / "cache")
+    assert len(result.images) == 18
+    reasons = {s.path: s.reason for s in result.skipped}
+    assert reasons["zero.jpg"] == "empty file (0 bytes)"
+    assert "text.png" in reasons
+
+
+def test_progress_reports_every_stage(photo_folder, extractor, tmp_path):
+    events = []
+    run(analyse(photo_folder, extractor, tmp_path / "cache"), events.append)
+    assert [e.stage for e in events][:2] == ["scan", "scan"]
+    last = [e for e in events if e.stage == "features"][-1]
+    assert last.done == last.total == 18
+
+
+def test_cancelled_run_keeps_finished_batches(photo_folder, extractor, tmp_path):
+    cache, cancel = tmp_path / "cache", threading.Event()
+    gen = analyse(photo_folder, extractor, cache, cancel)
+    with pytest.raises(Cancelled):
+        for progress in gen:
+            if progress.stage == "features" and progress.done:
+                cancel.set()
+    resumed = analyse_all(photo_folder, extractor, cache)
+    assert resumed.cached == 8 and resumed.extracted == 10  # batch size 8: the first batch was kept

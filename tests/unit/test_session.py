@@ -1,0 +1,117 @@
+import json
+
+import numpy as np
+import pytest
+
+from engine.cluster import UNSORTED, Clustering
+from engine.session import Session, SessionError, session_path_for
+
+IMAGES = [f"p{i}.jpg" for i in range(6)]
+
+
+def clustering(labels, conf=None):
+    labels = np.array(labels)
+    reps = {int(c): int(np.flatnonzero(labels == c)[0]) for c in set(labels.tolist()) if c != UNSORTED}
+    conf = np.full(len(labels), 0.5, np.float32) if conf is None else np.array(conf, np.float32)
+    return Clustering(labels, conf, reps, len(reps), "kmeans")
+
+
+@pytest.fixture
+def session():
+    s = Session("/photos", IMAGES)
+    s.apply_clustering(clustering([0, 0, 1, 1, 2, 2]))
+    return s
+
+
+def test_clustering_names_clusters_and_tells_listeners(session):
+    seen = []
+    session.subscribe(seen.append)
+    assert session.cluster_ids() == [0, 1, 2]
+    assert [session.name(c) for c in session.cluster_ids()] == ["Cluster 1", "Cluster 2", "Cluster 3"]
+    session.rename(0, "Beach")
+    assert seen and seen[-1].names == {0: ("Cluster 1", "Beach")}
+
+
+def test_move_pins_and_undo_restores_everything(session):
+    change = session.move(["p0.jpg", "p2.jpg"], 2)
+    assert session.labels["p0.jpg"] == 2 and session.labels["p2.jpg"] == 2
+    assert session.pinned == {"p0.jpg", "p2.jpg"}
+    assert change.text == "Move 2 photos to Cluster 3"
+    session.undo(change)
+    assert session.labels["p0.jpg"] == 0 and session.labels["p2.jpg"] == 1 and not session.pinned
+    session.commit(change)  # redo
+    assert session.labels["p2.jpg"] == 2
+
+
+def test_reclustering_keeps_pinned_photos_and_stable_names(session):
+    session.rename(0, "Beach")
+    session.move(["p4.jpg"], 0)
+    # a new clustering that agrees on the groups but numbers them differently and moves p4 away
+    session.apply_clustering(clustering([5, 5, 3, 3, 4, 4]))
+    assert session.labels["p4.jpg"] == 0  # pinned: stays where the person put it
+    assert session.name(session.labels["p0.jpg"]) == "Beach"  # matched by overlap, name kept
+    session.reset_pins()
+    session.apply_clustering(clustering([5, 5, 3, 3, 4, 4]))
+    assert session.labels["p4.jpg"] == session.labels["p5.jpg"]
+
+
+def test_merge_delete_new_and_their_undo(session):
+    before = (dict(session.labels), dict(session.names), set(session.pinned))
+    changes = [session.merge([1], 0)]
+    assert session.members(0) == ["p0.jpg", "p1.jpg", "p2.jpg", "p3.jpg"] and 1 not in session.names
+    changes.append(session.delete_cluster(2))
+    assert session.members(UNSORTED) == ["p4.jpg", "p5.jpg"] and session.cluster_ids()[-1] == UNSORTED
+    cid, change = session.new_cluster(["p4.jpg"], "Keepers")
+    changes.append(change)
+    assert session.name(cid) == "Keepers" and session.labels["p4.jpg"] == cid
+    for change in reversed(changes):
+        session.undo(change)
+    assert (session.labels, session.names, session.pinned) == before
+
+
+def test_names_are_unique_and_not_empty(session):
+    session.rename(0, "Sea")
+    session.rename(1, "sea")
+    assert session.names[1] == "sea (2)"
+    with pytest.raises(ValueError):
+        session.rename(2, "   ")
+    assert session.new_cluster([], "Unsorted")[0] in session.names
+    assert session.names[3] == "Unsorted (2)"
+
+
+def test_split_uses_features(session):
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0, 1, 1024), rng.uniform(0, 1, 1024)
+    session.features = np.stack([a, a * 1.01, b, b * 1.01, a * 0.99, b * 0.99]).astype(np.float32)
+    session.merge([1, 2], 0)
+    change = session.split(0, 2)
+    assert len(session.cluster_ids()) == 2
+    groups = {frozenset(session.members(c)) for c in session.cluster_ids()}
+    assert groups == {frozenset({"p0.jpg", "p1.jpg", "p4.jpg"}), frozenset({"p2.jpg", "p3.jpg", "p5.jpg"})}
+    session.undo(change)
+    assert session.cluster_ids() == [0]
+
+
+def test_save_and_load_round_trip(session, tmp_path):
+    session.rename(1, "Snow ❄")
+    session.move(["p0.jpg"], 1)
+    path = tmp_path / "s.json"
+    session.save(path)
+    loaded = Session.load(path)
+    assert loaded.labels == session.labels and loaded.names == session.names
+    assert loaded.pinned == {"p0.jpg"} and loaded.settings == session.settings
+    assert not list(tmp_path.glob(".*tmp"))  # the atomic write left no temp file
+
+
+@pytest.mark.parametrize("content", ["", "{not json", json.dumps({"version": 99}), json.dumps({"version": 1})])
+def test_damaged_session_file_raises_session_error(tmp_path, content):
+    path = tmp_path / "s.json"
+    path.write_text(content)
+    with pytest.raises(SessionError):
+        Session.load(path)
+
+
+def test_session_path_is_outside_the_photo_folder(tmp_path):
+    path = session_path_for(tmp_path / "photos", tmp_path / "data")
+    assert path.parent == tmp_path / "data" / "sessions"
+    assert path != session_path_for(tmp_path / "other" / "photos", tmp_path / "data")
