@@ -25,6 +25,11 @@ How it stays safe:
   changed since planning is skipped with a reason, as is any file that fails
   (permission denied, ...). A full disk stops the export, since every next file
   would fail too.
+* ``plan_export`` only reads (a dry run is the caller printing the plan). The
+  run ends with ``manifest.csv`` and ``manifest.json``, written atomically and
+  describing every file the journal put in DEST that is still there; a
+  manifest that PhotoCluster did not write is never replaced (ours becomes
+  ``manifest (2).csv`` then).
 
 Test hook: ``PHOTOCLUSTER_EXPORT_SLOW=<seconds>`` sleeps that long after each
 64 KiB chunk written and after each name claimed, so that the kill -9 test can
@@ -38,6 +43,7 @@ import errno
 import filecmp
 import hashlib
 import io
+import itertools
 import json
 import os
 import re
@@ -47,9 +53,10 @@ import threading
 import time
 import unicodedata
 from collections import Counter
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Callable, Generator, Iterable
 
 from .pipeline import Progress
 from .scan import EXPORT_MARKER
@@ -73,7 +80,7 @@ _STOPPING = frozenset({errno.ENOSPC, errno.EROFS, getattr(errno, "EDQUOT", errno
 _REASONS = {
     errno.ENOSPC: "the disk is full",
     getattr(errno, "EDQUOT", errno.ENOSPC): "the disk is full",
-    errno.EROFS: "the export folder is read-only",
+    errno.EROFS: "the disk is read-only",
     errno.EACCES: "permission denied",
     errno.EPERM: "permission denied",
     errno.ENOENT: "file or folder not found",
@@ -103,11 +110,13 @@ class PlannedFile:
     cluster: str
     relpath: str  # relative to the source root, "/"-separated
     confidence: float | None = None
-    seen: tuple[int, int] | None = field(default=None, compare=False)  # (size, mtime_ns) when planned; None: missing
+    seen: tuple[int, int] | None = field(default=None, compare=False)  # (size, mtime_ns) when planned, if known
 
 
 @dataclass
 class ExportPlan:
+    """What an export will do; made by ``plan_export`` without writing anything."""
+
     root: Path
     dest: Path
     mode: str
@@ -134,6 +143,8 @@ class ExportPlan:
 
 @dataclass
 class ExportReport:
+    """What an export (or an undo) did, file by file, for the person and for the caller."""
+
     dest: Path
     mode: str  # one of MODES, or "undo"
     done: list[tuple[str, Path]] = field(default_factory=list)  # (relpath, final target / restored path)
@@ -208,5 +219,674 @@ def plan_export(
         target = earlier.get((str(source), folder)) or folder / _free_name(_safe_name(source.name), taken[folder])
         taken[folder].add(_key(target.name))
         conf = (confidence or {}).get(rel)
+        conf = None if conf is None else float(conf)  # a numpy scalar would not go into the JSON journal
         plan.items.append(PlannedFile(source, target, str(cluster), relpath, conf, _stat_key(source)))
     return plan
+
+
+def _locate(root: Path, dest: Path, rel: str) -> tuple[Path | None, str, str | None]:
+    """(source path, normalised relpath, why it is left out or None)."""
+    path = PurePosixPath(str(rel))
+    if not path.parts or path.is_absolute() or ".." in path.parts or "\x00" in str(rel):
+        return None, str(rel), "not a path inside the photo folder"
+    source = root.joinpath(*path.parts)
+    if root in dest.parents and dest in source.parents:
+        return source, path.as_posix(), "already inside the export folder"
+    return source, path.as_posix(), None
+
+
+def _earlier_targets(journal: _Journal, mode: str) -> dict[tuple[str, Path], Path]:
+    """(source, folder) -> the name an earlier run of this export gave it, where that file is still there."""
+    found = {}
+    for rec in [*journal.pending.values(), *journal.done.values()]:  # done wins over a mere start
+        target = Path(rec["dst"])
+        if rec["op"] == mode and os.path.lexists(target):
+            found[(rec["src"], target.parent)] = target
+    return found
+
+
+def _folder_names(clusters: Iterable[str], dest: Path) -> dict[str, str]:
+    """Cluster name -> safe, distinct folder name (case-insensitively), avoiding files already in ``dest``."""
+    taken = {_key(MANIFEST_CSV), _key(MANIFEST_JSON)} | _file_names_in(dest)
+    return {cluster: _free_name(_safe_name(cluster, FOLDER_NAME_LIMIT), taken, keep_ext=False) for cluster in clusters}
+
+
+def _safe_name(name: str, limit: int | None = None) -> str:
+    """A name that every common filesystem accepts and that is not hidden."""
+    name = _FORBIDDEN.sub("_", unicodedata.normalize("NFC", str(name))).lstrip(". ").rstrip(". ")
+    if limit:
+        name = name[:limit]
+        while len(name.encode("utf-8", "surrogatepass")) > _NAME_BYTES:
+            name = name[:-1]
+        name = name.rstrip(". ")
+    if name.split(".")[0].lower() in _WINDOWS_DEVICES:
+        name = "_" + name
+    return name or "Unnamed"
+
+
+def _key(name: str) -> str:
+    """Clash key: macOS and Windows treat names differing only in case (or normal form) as one."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _numbered(name: str, n: int, keep_ext: bool = True) -> str:
+    if n == 1:
+        return name
+    stem, ext = os.path.splitext(name) if keep_ext else (name, "")
+    return f"{stem} ({n}){ext}"
+
+
+def _free_name(name: str, taken: set[str], keep_ext: bool = True) -> str:
+    n = 1
+    while _key(_numbered(name, n, keep_ext)) in taken:
+        n += 1
+    taken.add(_key(_numbered(name, n, keep_ext)))
+    return _numbered(name, n, keep_ext)
+
+
+def _names_in(folder: Path) -> set[str]:
+    try:
+        return {_key(name) for name in os.listdir(folder)}
+    except OSError:
+        return set()
+
+
+def _file_names_in(folder: Path) -> set[str]:
+    """Entries that are not folders: a cluster folder cannot take their name."""
+    try:
+        with os.scandir(folder) as entries:
+            return {_key(e.name) for e in entries if not e.is_dir()}
+    except OSError:
+        return set()
+
+
+def _stat_key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_export(plan: ExportPlan, cancel: threading.Event | None = None) -> Generator[Progress, None, ExportReport]:
+    """Carry out ``plan``: yields ``Progress`` after each file, checks ``cancel`` between files, returns the report.
+
+    Running the export again after a crash (re-planned or not) resumes it; see the module notes.
+    """
+    report = ExportReport(plan.dest, plan.mode, skipped=list(plan.excluded))
+    total = len(plan.items)
+    yield Progress("export", 0, total, message=f"Exporting {_count(total, 'photo')} to {plan.dest}")
+    try:
+        journal = _open_dest(plan.dest)
+    except OSError as exc:
+        report.stopped = f"cannot write to the export folder: {_reason(exc)}"
+        report.skipped += [(item.relpath, report.stopped) for item in plan.items]
+        return report
+    try:
+        _recover(journal, report)
+        _remove_partials({item.target.parent for item in plan.items} | journal.folders())
+        started = time.perf_counter()
+        for n, item in enumerate(plan.items):
+            if cancel is not None and cancel.is_set():
+                report.cancelled = True
+                break
+            message = _attempt(report, item.relpath, partial(_export_one, item, plan.mode, journal))
+            yield _progress("export", n + 1, total, started, message)
+            if report.stopped:
+                report.skipped += [(later.relpath, f"not exported: {report.stopped}") for later in plan.items[n + 1 :]]
+                break
+        _finish_manifests(journal, report)
+    finally:
+        journal.close()
+    return report
+
+
+def _open_dest(dest: Path) -> _Journal:
+    """Create DEST, mark it as ours (so a scan of the source skips it) and open its journal."""
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(dest / EXPORT_MARKER_NAME, "x", encoding="utf-8") as marker:
+            marker.write(_MARKER_TEXT)
+    except FileExistsError:
+        pass
+    return _Journal(dest).open()
+
+
+def _attempt(report: ExportReport, relpath: str, action: Callable[[], Path]) -> str:
+    """One file's step: a failure becomes a skip with a reason; a full or read-only disk also stops the run."""
+    try:
+        path = action()
+    except _Skip as skip:
+        reason = skip.reason
+    except OSError as exc:
+        reason = _reason(exc)
+        if exc.errno in _STOPPING:
+            report.stopped = reason
+    else:
+        report.done.append((relpath, path))
+        return f"{relpath} -> {path.parent.name}/{path.name}"
+    report.skipped.append((relpath, reason))
+    return f"Skipped {relpath}: {reason}"
+
+
+def _export_one(item: PlannedFile, mode: str, journal: _Journal) -> Path:
+    if _already_exported(item, mode, journal):
+        return item.target
+    before = _check_source(item, journal)
+    item.target.parent.mkdir(exist_ok=True)
+    base = {"op": mode, "src": str(item.source), "rel": item.relpath}
+    base.update(cluster_name=item.cluster, confidence=item.confidence)
+
+    def starting(final: Path, **facts) -> None:
+        journal.write({**base, "hash": None, **facts, "dst": str(final), "state": "start"})
+
+    final = _PLACE[mode](item, before, starting)
+    journal.write({**journal.pending[str(item.source)], "state": "done"})
+    return final
+
+
+def _already_exported(item: PlannedFile, mode: str, journal: _Journal) -> bool:
+    rec = journal.done.get(str(item.target))
+    return bool(rec) and rec["src"] == str(item.source) and rec["op"] == mode and os.path.lexists(item.target)
+
+
+def _check_source(item: PlannedFile, journal: _Journal) -> os.stat_result:
+    """The source as it is now; skipped if it vanished or changed since the plan was made."""
+    try:
+        st = os.stat(item.source)
+    except FileNotFoundError:
+        earlier = [dst for dst, rec in journal.done.items() if rec["src"] == str(item.source) and os.path.lexists(dst)]
+        raise _Skip(f"already exported to {earlier[-1]}" if earlier else "the photo is no longer there") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _Skip("not a regular file")
+    if item.seen is not None and (st.st_size, st.st_mtime_ns) != item.seen:
+        raise _Skip("the photo changed after the export was planned")
+    return st
+
+
+def _place_copy(item: PlannedFile, before: os.stat_result, starting: Callable) -> Path:
+    folder, name = item.target.parent, item.target.name
+    tmp, digest = _copy_to_temp(item.source, before, folder, name)
+    return _claim_temp(tmp, folder, name, True, partial(starting, hash=digest, size=before.st_size))
+
+
+def _place_move(item: PlannedFile, before: os.stat_result, starting: Callable) -> Path:
+    return _move_file(item.source, before, item.target.parent, item.target.name, True, starting)
+
+
+def _place_symlink(item: PlannedFile, before: os.stat_result, starting: Callable) -> Path:
+    return _claim(item.target.parent, item.target.name, True, lambda final: os.symlink(item.source, final), starting)
+
+
+_PLACE = {"copy": _place_copy, "move": _place_move, "symlink": _place_symlink}
+
+
+def _recover(journal: _Journal, report: ExportReport) -> None:
+    """Finish what a killed run left half done: a placed file is recorded, a moved photo's old name removed."""
+    for rec in list(journal.pending.values()):
+        if not _is_ours(rec):
+            continue  # nothing was placed; the file is simply exported again
+        try:
+            if rec["op"] == "move":
+                _drop_moved_source(rec, report)
+            journal.write({**rec, "state": "done"})
+        except OSError as exc:
+            what = rec.get("rel", rec["src"])
+            report.warnings.append(f"could not finish {what} from the interrupted run: {_reason(exc)}")
+
+
+def _drop_moved_source(rec: dict, report: ExportReport) -> None:
+    src = rec["src"]
+    if not os.path.lexists(src):
+        return
+    if _same_photo(src, rec["dst"]):
+        try:
+            os.unlink(src)
+        except OSError:
+            os.unlink(rec["dst"])  # as in _move_file: the original cannot go, so it stays the only copy
+            raise
+    else:
+        report.warnings.append(f"{src} changed after it was copied to {rec['dst']}; both were kept")
+
+
+# --------------------------------------------------------------------------- safe file operations
+
+
+def _move_file(
+    source: Path, before: os.stat_result, folder: Path, name: str, renumber: bool, starting: Callable
+) -> Path:
+    """Move ``source`` into ``folder``; the photo has at least one complete name at every instant."""
+    try:
+        final = _claim(
+            folder,
+            name,
+            renumber,
+            lambda f: os.link(source, f),
+            partial(starting, ino=before.st_ino, size=before.st_size),
+        )
+    except OSError as exc:
+        if exc.errno not in _NO_HARDLINKS:
+            raise
+        tmp, digest = _copy_to_temp(source, before, folder, name)
+        final = _claim_temp(tmp, folder, name, renumber, partial(starting, hash=digest, size=before.st_size))
+    _fsync_dir(folder)
+    try:
+        os.unlink(source)
+    except OSError:
+        os.unlink(final)  # the original could not go (read-only?), so it stays the only copy: nothing moved
+        raise
+    return final
+
+
+def _copy_to_temp(source: Path, before: os.stat_result, folder: Path, name: str) -> tuple[Path, str]:
+    """Copy into a hidden temporary in ``folder``, fsynced and verified; returns it and the data's BLAKE2b.
+
+    A chunked copy rather than ``shutil.copyfile`` so that the source is hashed
+    in the same read and the temporary is created exclusively.
+    """
+    tmp = folder / _temp_name(name)
+    _remove_quietly(tmp)  # left by a run that was killed
+    try:
+        fd = os.open(tmp, _NEW_FILE, 0o600)
+        try:
+            with open(source, "rb") as src:
+                digest = _copy_data(src, fd)
+            _copy_metadata(source, tmp)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if not _unchanged(source, before):
+            raise _Skip("the photo changed while it was being copied")
+        if not _same_content(tmp, before.st_size, digest):
+            raise _Skip("the copy did not match the original, so it was discarded")
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+    return tmp, digest
+
+
+def _copy_data(src, fd: int) -> str:
+    digest = hashlib.blake2b(digest_size=32)
+    while chunk := src.read(_CHUNK):
+        digest.update(chunk)
+        _write_all(fd, chunk)
+        _pause()
+    return digest.hexdigest()
+
+
+def _copy_metadata(source: Path, tmp: Path) -> None:
+    """Dates and permissions, best effort: FAT and some shares refuse them, and the photo matters more."""
+    try:
+        shutil.copystat(source, tmp)
+    except OSError:
+        pass
+
+
+def _claim(folder: Path, name: str, renumber: bool, place: Callable[[Path], None], starting: Callable) -> Path:
+    """Give the file the first free name (``name``, then ``name (2)``...); ``place`` must fail if it exists."""
+    candidates = itertools.chain([name], (_numbered(name, n) for n in range(2, 10_000) if renumber))
+    for candidate in candidates:
+        final = folder / candidate
+        starting(final)  # journalled before the name can exist, so a killed run can tell what is ours
+        try:
+            place(final)
+        except FileExistsError:
+            continue
+        _pause()
+        return final
+    raise _Skip(f"no free name for {name} in {folder}")
+
+
+def _claim_temp(tmp: Path, folder: Path, name: str, renumber: bool, starting: Callable) -> Path:
+    try:
+        return _claim(folder, name, renumber, lambda final: _link_or_rename(tmp, final), starting)
+    finally:
+        _remove_quietly(tmp)  # after a link it is a second name of the final file; after a rename it is gone
+
+
+def _link_or_rename(tmp: Path, final: Path) -> None:
+    try:
+        os.link(tmp, final)
+    except OSError as exc:
+        if exc.errno not in _NO_HARDLINKS:
+            raise
+        if os.path.lexists(final):
+            raise FileExistsError(errno.EEXIST, "File exists", str(final)) from exc
+        os.rename(tmp, final)  # the documented race: a file created at `final` this instant would be replaced
+
+
+def _is_ours(rec: dict) -> bool:
+    """Does the record's target hold exactly what PhotoCluster put there?"""
+    dst = rec["dst"]
+    try:
+        if rec["op"] == "symlink":
+            return os.readlink(dst) == rec["src"]
+        st = os.lstat(dst)
+        if rec.get("ino") is not None:
+            return st.st_ino == rec["ino"] and st.st_size == rec["size"]
+        return stat.S_ISREG(st.st_mode) and _same_content(dst, rec["size"], rec["hash"])
+    except (OSError, KeyError):
+        return False
+
+
+def _same_photo(a: str | Path, b: str | Path) -> bool:
+    """One file under two names (a hard link) or two byte-identical files."""
+    return os.path.samefile(a, b) or filecmp.cmp(a, b, shallow=False)
+
+
+def _unchanged(path: Path, before: os.stat_result) -> bool:
+    st = os.stat(path)
+    return (st.st_size, st.st_mtime_ns, st.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
+
+
+def _same_content(path: str | Path, size: int, digest: str) -> bool:
+    return os.path.getsize(path) == size and _file_hash(path) == digest
+
+
+def _file_hash(path: str | Path) -> str:
+    digest = hashlib.blake2b(digest_size=32)
+    with open(path, "rb") as f:
+        while chunk := f.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a new name durable before the old one goes."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # Windows cannot open a folder; NTFS journals its names itself
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.EBADF):  # filesystems without folder fsync
+            raise
+    finally:
+        os.close(fd)
+
+
+def _temp_name(name: str) -> str:
+    return f".{name}{PARTIAL_SUFFIX}"
+
+
+def _remove_partials(folders: Iterable[Path]) -> None:
+    """Delete temporaries a killed run left; none of them is the only copy of anything."""
+    for folder in folders:
+        try:
+            with os.scandir(folder) as entries:
+                leftovers = [e.path for e in entries if e.name.startswith(".") and e.name.endswith(PARTIAL_SUFFIX)]
+        except OSError:
+            continue
+        for path in leftovers:
+            _remove_quietly(path)
+
+
+def _remove_quietly(path: str | Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _pause() -> None:
+    """The kill-test hook (module notes); a no-op unless PHOTOCLUSTER_EXPORT_SLOW is set."""
+    if _SLOW:
+        time.sleep(_SLOW)
+
+
+# --------------------------------------------------------------------------- journal and manifests
+
+
+class _Journal:
+    """The export's memory across crashes: a replay of DEST's journal plus an fsynced append handle."""
+
+    def __init__(self, dest: Path):
+        self.dest = dest
+        self.path = dest / JOURNAL_NAME
+        self.done: dict[str, dict] = {}  # final target -> record, for every file this journal put in DEST
+        self.pending: dict[str, dict] = {}  # source -> last started record that has no "done" yet
+        self.manifests: dict[str, str] = {}  # "csv" / "json" -> the manifest file this journal wrote
+        self._fd: int | None = None
+        for line in self._lines():
+            try:
+                self._apply(json.loads(line))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # a line torn by a crash or power cut
+
+    def _lines(self) -> list[str]:
+        try:
+            return self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return []
+
+    def _apply(self, rec: dict) -> None:
+        if rec["op"] == "manifest":
+            self.manifests[rec["kind"]] = rec["dst"]
+        elif rec["op"] == "undo":
+            self.done.pop(rec["dst"], None)
+        elif rec["state"] == "start":
+            self.pending[rec["src"]] = rec
+        else:
+            self.done.pop(rec["dst"], None)  # re-inserted last: the dict keeps journal order
+            self.done[rec["dst"]] = rec
+            self.pending.pop(rec["src"], None)
+
+    def open(self) -> _Journal:
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+        if not self._ends_cleanly():
+            self._append(b"\n")  # so that a line torn by a crash does not swallow the next one
+        return self
+
+    def _ends_cleanly(self) -> bool:
+        with open(self.path, "rb") as f:
+            if f.seek(0, os.SEEK_END) == 0:
+                return True
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) == b"\n"
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def delete(self) -> None:
+        self.close()
+        os.unlink(self.path)
+
+    def write(self, rec: dict) -> None:
+        """Record one step; it is on disk when this returns."""
+        self._apply(rec)
+        self._append((json.dumps(rec) + "\n").encode("ascii"))
+
+    def _append(self, data: bytes) -> None:
+        _write_all(self._fd, data)
+        os.fsync(self._fd)
+
+    def exported(self) -> list[dict]:
+        """Records of the files this journal put in DEST that are still there."""
+        return [rec for dst, rec in sorted(self.done.items()) if os.path.lexists(dst)]
+
+    def folders(self) -> set[Path]:
+        return {self.dest} | {Path(rec["dst"]).parent for rec in [*self.done.values(), *self.pending.values()]}
+
+
+def _finish_manifests(journal: _Journal, report: ExportReport) -> None:
+    try:
+        report.manifest_csv, report.manifest_json = _write_manifests(journal)
+    except OSError as exc:
+        report.warnings.append(f"could not write the manifest: {_reason(exc)}")
+
+
+def _write_manifests(journal: _Journal) -> tuple[Path, Path]:
+    """manifest.csv and manifest.json: everything this journal exported into DEST, as it is on disk now."""
+    records = journal.exported()
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(MANIFEST_HEADER)
+    entries = []
+    for rec in records:
+        folder, name, conf = Path(rec["dst"]).parent.name, rec.get("cluster_name", ""), rec.get("confidence")
+        writer.writerow([rec.get("rel", ""), folder, name, "" if conf is None else f"{conf:.4f}"])
+        entries.append(
+            {"source": rec["src"], "target": rec["dst"], "path": rec.get("rel", ""), "cluster": folder}
+            | {"cluster_name": name, "confidence": conf, "mode": rec["op"]}
+        )
+    csv_data = table.getvalue().encode("utf-8", "surrogateescape")
+    json_data = (json.dumps(entries, indent=1) + "\n").encode("ascii")
+    return _write_own(journal, "csv", MANIFEST_CSV, csv_data), _write_own(journal, "json", MANIFEST_JSON, json_data)
+
+
+def _write_own(journal: _Journal, kind: str, name: str, data: bytes) -> Path:
+    """Write a manifest atomically: replace the one this journal wrote before, or claim a free name for it
+    (a manifest.csv that is not ours is never replaced)."""
+    tmp = journal.dest / _temp_name(name)
+    _remove_quietly(tmp)
+    try:
+        fd = os.open(tmp, _NEW_FILE, 0o644)
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        known = journal.manifests.get(kind)
+        if known:
+            os.replace(tmp, known)
+            return Path(known)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+    final = _claim_temp(tmp, journal.dest, name, True, _unrecorded)
+    journal.write({"op": "manifest", "kind": kind, "dst": str(final)})
+    return final
+
+
+def _unrecorded(final: Path, **facts) -> None:
+    """Undo and manifests journal no start: a half-done undo shows on disk (one photo under both names), and a
+    manifest is recorded once it has its name."""
+
+
+# --------------------------------------------------------------------------- undo
+
+
+def undo_export(
+    dest: str | os.PathLike, cancel: threading.Event | None = None
+) -> Generator[Progress, None, ExportReport]:
+    """Put an export back using its journal: moved photos return to where they came from (when that place is
+    free), copies and links PhotoCluster made are deleted if unchanged, then empty cluster folders, the
+    manifests, the marker and the journal go. Whatever could not be undone stays, and stays in the journal."""
+    dest = Path(dest).expanduser().resolve()
+    report = ExportReport(dest, "undo")
+    if not (dest / JOURNAL_NAME).is_file():
+        report.stopped = f"there is no PhotoCluster export to undo in {dest}"
+        return report
+    try:
+        journal = _Journal(dest).open()
+    except OSError as exc:
+        report.stopped = f"cannot write to the export folder: {_reason(exc)}"
+        return report
+    try:
+        _recover(journal, report)
+        records = list(journal.done.values())[::-1]
+        yield Progress("undo", 0, len(records), message=f"Undoing the export of {_count(len(records), 'photo')}")
+        started = time.perf_counter()
+        for n, rec in enumerate(records):
+            if cancel is not None and cancel.is_set():
+                report.cancelled = True
+                break
+            message = _attempt(report, rec.get("rel", rec["src"]), partial(_undo_one, rec, journal))
+            yield _progress("undo", n + 1, len(records), started, message)
+            if report.stopped:
+                break
+        _tidy_after_undo(journal, records, report)
+    finally:
+        journal.close()
+    return report
+
+
+def _undo_one(rec: dict, journal: _Journal) -> Path:
+    dst = Path(rec["dst"])
+    if not os.path.lexists(dst):
+        _forget(journal, rec)
+        raise _Skip("it is no longer in the export folder")
+    if rec["op"] == "move":
+        restored = _move_back(rec)
+    elif _is_ours(rec):
+        os.unlink(dst)
+        restored = dst
+    else:
+        raise _Skip("it was changed after the export, so it was kept")
+    _forget(journal, rec)
+    return restored
+
+
+def _move_back(rec: dict) -> Path:
+    src, dst = Path(rec["src"]), Path(rec["dst"])
+    if os.path.lexists(src):
+        if _same_photo(src, dst):  # an earlier undo stopped between its two steps
+            os.unlink(dst)
+            return src
+        raise _Skip(f"{src} is taken by another file, so the photo stayed in the export")
+    src.parent.mkdir(parents=True, exist_ok=True)
+    return _move_file(dst, os.stat(dst), src.parent, src.name, False, _unrecorded)
+
+
+def _forget(journal: _Journal, rec: dict) -> None:
+    journal.write({"op": "undo", "dst": rec["dst"], "state": "done"})
+
+
+def _tidy_after_undo(journal: _Journal, records: list[dict], report: ExportReport) -> None:
+    """Remove what the export added around the photos, once none of its photos is left."""
+    folders = {Path(rec["dst"]).parent for rec in records}
+    _remove_partials(folders | {journal.dest})
+    for folder in folders:
+        try:
+            folder.rmdir()  # only succeeds when empty
+        except OSError:
+            pass
+    if journal.done:
+        _finish_manifests(journal, report)
+        return
+    for path in [*journal.manifests.values(), journal.dest / EXPORT_MARKER_NAME]:
+        _remove_quietly(path)
+    journal.delete()
+
+
+# --------------------------------------------------------------------------- words
+
+
+def _reason(exc: OSError) -> str:
+    reason = _REASONS.get(exc.errno) or exc.strerror or str(exc)
+    return f"{reason} ({exc.filename})" if exc.filename else reason
+
+
+def _progress(stage: str, done: int, total: int, started: float, message: str) -> Progress:
+    elapsed = time.perf_counter() - started
+    rate = done / elapsed if elapsed > 0 else 0.0
+    eta = (total - done) / rate if rate > 0 else None
+    return Progress(stage, done, total, rate, eta, message)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+__all__ = [
+    "EXPORT_MARKER_NAME",
+    "MODES",
+    "ExportPlan",
+    "ExportReport",
+    "PlannedFile",
+    "plan_export",
+    "run_export",
+    "undo_export",
+]
