@@ -145,8 +145,12 @@ def _export(args, session) -> int:
     from .export import plan_export, run_export
     from .pipeline import run
 
-    plan = plan_export(session.root, session.assignments(), Path(args.export).expanduser(), args.mode,
-                       confidence=session.confidence)
+    try:
+        plan = plan_export(session.root, session.assignments(), Path(args.export).expanduser(), args.mode,
+                           confidence=session.confidence)
+    except ValueError as exc:
+        print(f"photocluster cluster: cannot export: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.dry_run:
         print(plan.describe())
         print(f"(dry run: nothing was written; {len(plan.items)} photos into {len(plan.folders())} folders)")
@@ -157,7 +161,10 @@ def _export(args, session) -> int:
     print(report.summary(), file=sys.stderr)
     for rel, reason in report.skipped:
         print(f"  not exported: {rel}: {reason}", file=sys.stderr)
-    return EXIT_FAILED if report.skipped or report.cancelled else 0
+    for warning in report.warnings:
+        print(f"photocluster cluster: warning: {warning}", file=sys.stderr)
+    failed = report.stopped or report.cancelled or len(report.skipped) > len(plan.excluded)
+    return EXIT_FAILED if failed else 0
 
 
 def _summary(analysis, clustering, session, extractor, cluster_seconds: float) -> None:

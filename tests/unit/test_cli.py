@@ -1,0 +1,110 @@
+"""The command line as a person uses it: a real subprocess, the real weights, real photos."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+REPO = Path(__file__).resolve().parents[2]
+SCENES6 = REPO.parent / "shared" / "data" / "scenes6"
+
+
+def cli(*args, env=None, **kw):
+    return subprocess.run([sys.executable, str(REPO / "main.py"), "cluster", *map(str, args)],
+                          capture_output=True, text=True, env={**os.environ, **(env or {})}, **kw)
+
+
+def error_lines(stderr: str) -> list[str]:
+    """stderr without TensorFlow's own start-up chatter."""
+    return [ln for ln in stderr.splitlines() if ln.startswith("photocluster")]
+
+
+@pytest.mark.slow
+def test_scenes6_clusters_like_the_folders(tmp_path, weights_path):
+    manifest = tmp_path / "m.csv"
+    result = cli(SCENES6, "--clusters", "6", "--weights", weights_path, "--manifest", manifest, "--quiet",
+                 "--cache-dir", tmp_path / "cache")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(manifest.open()))
+    assert list(rows[0]) == ["path", "cluster", "cluster_name", "confidence"]
+    assert len(rows) == 600 and not any("\\" in r["path"] or r["path"].startswith("/") for r in rows)
+    truth = [r["path"].split("/")[0] for r in rows]
+    found = [r["cluster"] for r in rows]
+    nmi = normalized_mutual_info_score(truth, found)
+    print(f"scenes6 k=6: NMI {nmi:.3f}, ARI {adjusted_rand_score(truth, found):.3f}")
+    assert nmi >= 0.75
+    assert "Clustered 600 photos into 6 clusters" in result.stderr and "images/s" in result.stderr
+
+
+def test_export_and_dry_run(photo_folder, tmp_path, weights_path):
+    dest = tmp_path / "sorted"
+    dry = cli(photo_folder, "--clusters", "3", "--weights", weights_path, "--export", dest, "--dry-run", "--quiet")
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run" in dry.stdout and not dest.exists()
+    real = cli(photo_folder, "--clusters", "3", "--weights", weights_path, "--export", dest, "--quiet")
+    assert real.returncode == 0, real.stderr
+    exported = sorted(p for p in dest.rglob("*.*") if p.parent != dest)
+    assert len(exported) == 18 and len({p.parent for p in exported}) == 3
+    assert (dest / "manifest.csv").is_file() and (dest / "manifest.json").is_file()
+    assert len(list(photo_folder.rglob("*.*"))) == 18  # copy mode: sources untouched
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--clusters", "zero"], "--clusters must be a number or 'auto'"),
+    (["--method", "magic"], "invalid choice"),
+    (["--batch-size", "0"], "must be at least 1"),
+])
+def test_bad_arguments_give_one_line_and_exit_2(photo_folder, args, expected):
+    result = cli(photo_folder, *args)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and expected in result.stderr
+
+
+def test_missing_folder(tmp_path):
+    result = cli(tmp_path / "nowhere")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"photocluster cluster: {tmp_path / 'nowhere'} does not exist"
+
+
+def test_no_weights_says_how_to_fix(photo_folder, tmp_path):
+    result = cli(photo_folder, "--weights", tmp_path / "missing.h5")
+    assert result.returncode == 1
+    (line,) = error_lines(result.stderr)
+    assert "missing.h5" in line and "--weights" in line and "PHOTOCLUSTER_WEIGHTS" in line
+
+
+def test_killed_run_leaves_a_cache_the_next_run_uses(tmp_path, weights_path, photo_maker):
+    folder = tmp_path / "many"
+    for i in range(64):
+        photo_maker(folder / f"p{i:02d}.jpg", ("red", "sky", "stripes")[i % 3], i, size=(300, 200))
+    cache = tmp_path / "cache"
+    proc = subprocess.Popen([sys.executable, str(REPO / "main.py"), "cluster", str(folder), "--weights",
+                             str(weights_path), "--cache-dir", str(cache), "--batch-size", "4", "--quiet"],
+                            stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    db = None
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:  # kill once some batches are committed
+        db = next(cache.glob("features-*.sqlite"), None)
+        if db and _stored(db) >= 8:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stored = _stored(db)
+    assert 8 <= stored < 64
+    rerun = cli(folder, "--weights", weights_path, "--cache-dir", cache, "--quiet", "--clusters", "3")
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{64 - stored} analysed, {stored} from cache" in rerun.stderr
+
+
+def _stored(db: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(db, timeout=5) as con:
+        return con.execute("SELECT COUNT(*) FROM features").fetchone()[0]
