@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QThreadPool, QTimer
@@ -72,7 +73,7 @@ class MainWindow(QMainWindow):
         self._analysis: GeneratorWorker | None = None
         self._recluster: GeneratorWorker | None = None
         self._recluster_again = False
-        self._dialogs: list = []
+        self._analysis_started = 0.0
         self.loader = ThumbnailLoader(self)
         self.editor = Editor(self)
         self.images = ImageModel(self.loader, self)
@@ -451,6 +452,7 @@ class MainWindow(QMainWindow):
         worker.errored.connect(self._analysis_failed)
         worker.finished.connect(self._analysis_finished)
         self._analysis = worker
+        self._analysis_started = time.monotonic()
         self.banner.hide()
         self._set_busy(True)
         self.set_status("Starting the analysis…")
@@ -496,7 +498,7 @@ class MainWindow(QMainWindow):
         self._schedule_save()
         found = result.clustering.k
         text = (f"Sorted {len(analysis.images):,} photos into {found} cluster{'s' if found != 1 else ''} "
-                f"in {_duration(analysis.seconds)}")
+                f"in {_duration(time.monotonic() - self._analysis_started)}")
         if analysis.cached:
             text += f" ({analysis.extracted:,} analysed, {analysis.cached:,} remembered from before)"
         self.set_status(text + ".")

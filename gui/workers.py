@@ -15,7 +15,7 @@ import time
 import traceback
 from typing import Any, Callable
 
-from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThread, QThreadPool, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 
 class GeneratorWorker(QObject):
@@ -23,6 +23,7 @@ class GeneratorWorker(QObject):
     returned = Signal(object)
     errored = Signal(object)  # the exception; ``traceback_text`` is attached to it
     finished = Signal()
+    _alive: set["GeneratorWorker"] = set()  # running workers, kept until their thread has ended
 
     def __init__(self, func: Callable[..., Any], *args, min_interval: float = 0.1, **kwargs):
         super().__init__()
@@ -36,13 +37,17 @@ class GeneratorWorker(QObject):
         return self.cancel_event.is_set()
 
     def start(self) -> None:
-        thread = QThread()
+        # Parented to the application so that only ``deleteLater`` (after it has ended) destroys it,
+        # never Python's garbage collector while it still runs.
+        thread = QThread(QCoreApplication.instance())
         thread.setObjectName(f"worker-{self._call[0].__name__}")
         self.moveToThread(thread)
         thread.started.connect(self._run)
         self.finished.connect(thread.quit)
+        thread.finished.connect(self._release)
         thread.finished.connect(thread.deleteLater)
         self._thread = thread
+        GeneratorWorker._alive.add(self)  # receivers of ``finished`` get it even if the owner lets go at once
         thread.start()
 
     def cancel(self) -> None:
@@ -56,6 +61,11 @@ class GeneratorWorker(QObject):
         except RuntimeError:  # the QThread was already deleted: it has ended
             return True
 
+    @Slot()
+    def _release(self) -> None:
+        GeneratorWorker._alive.discard(self)
+
+    @Slot()
     def _run(self) -> None:
         func, args, kwargs = self._call
         try:

@@ -1,0 +1,100 @@
+"""GUI test set-up: offscreen Qt, private QSettings, a styled app, windows, and small real photo folders."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+
+_SETTINGS_DIR = tempfile.mkdtemp(prefix="photocluster-qsettings-")
+QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, _SETTINGS_DIR)
+
+
+@pytest.fixture(scope="session")
+def feature_cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("feature-cache")
+
+
+@pytest.fixture(autouse=True)
+def _private_dirs(tmp_path_factory, feature_cache_dir, monkeypatch):
+    """Per test: its own data folder and settings; the feature cache is shared so re-analysis is quick."""
+    monkeypatch.setenv("PHOTOCLUSTER_CACHE_DIR", str(feature_cache_dir))
+    monkeypatch.setenv("PHOTOCLUSTER_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.delenv("PHOTOCLUSTER_WEIGHTS", raising=False)
+    QSettings().clear()
+
+
+@pytest.fixture
+def app(qapp):
+    from gui.app import create_application
+
+    return create_application()
+
+
+@pytest.fixture(scope="session")
+def model(extractor):
+    """The session's loaded VGG16, handed to windows so no test builds it twice."""
+    from gui.jobs import ModelHolder
+
+    holder = ModelHolder(extractor.weights)
+    holder.extractor = extractor
+    return holder
+
+
+@pytest.fixture
+def photos(tmp_path, photo_maker) -> Path:
+    """Three visually distinct groups of eight 64x64 photos (red noise, blue gradients, stripes)."""
+    root = tmp_path / "photos"
+    for i in range(8):
+        photo_maker(root / "red" / f"red_{i}.jpg", "red", i, size=(64, 64))
+        photo_maker(root / "sky" / f"sky_{i}.jpg", "sky", i, size=(64, 64))
+        photo_maker(root / "stripes" / f"stripes_{i}.png", "stripes", i, size=(64, 64))
+    return root
+
+
+@pytest.fixture
+def window(app, qtbot, model, weights_path):
+    from gui.main_window import MainWindow
+
+    win = MainWindow(weights=str(weights_path))
+    win._model = model
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def sorted_window(window, photos, qtbot):
+    """A window on ``photos`` with made-up features clustered into 3 (no model needed: for editing tests)."""
+    from engine.cluster import cluster_features
+
+    assert window.open_folder(photos)
+    session = window.session
+    groups = {"red": 0, "sky": 1, "stripes": 2}
+    rng = np.random.default_rng(0)
+    features = np.stack([np.eye(3)[groups[p.split("/")[0]]] * 5 + rng.normal(0, 0.1, 3) for p in session.images])
+    features = np.hstack([features, rng.normal(0, 0.01, (len(features), 5))]).astype(np.float32)
+    session.set_analysis(session.images, features)
+    window.editor.apply_clustering(cluster_features(features, k=3), {"clusters": 3, "method": "kmeans"})
+    window.editor.stack.clear()
+    return window
+
+
+@pytest.fixture
+def cluster_of():
+    """cluster_of(session, "red"): the cluster holding most photos of a ``photos`` subfolder."""
+
+    def find(session, folder: str) -> int:
+        labels = [session.labels[p] for p in session.images if p.startswith(folder + "/")]
+        return max(set(labels), key=labels.count)
+
+    return find
