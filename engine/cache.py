@@ -67,6 +67,16 @@ def fingerprint(path: str | os.PathLike) -> str:
 class FileKey:
     path: str  # absolute path
     fingerprint: str
+    size: int
+    mtime_ns: int
+
+    def unchanged(self) -> bool:
+        """Whether the file still looks as it did when it was fingerprinted."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return (st.st_size, st.st_mtime_ns) == (self.size, self.mtime_ns)
 
 
 class FeatureCache:
@@ -155,7 +165,7 @@ class FeatureCache:
             except OSError as exc:
                 failed.append((path, _reason(exc)))
                 continue
-            keys.append(FileKey(path, fp))
+            keys.append(FileKey(path, fp, st.st_size, st.st_mtime_ns))
         if fresh:
             with self._transaction():
                 self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", fresh)

@@ -334,7 +334,7 @@ def run_export(plan: ExportPlan, cancel: threading.Event | None = None) -> Gener
                 report.cancelled = True
                 break
             message = _attempt(report, item.relpath, partial(_export_one, item, plan.mode, journal))
-            yield _progress("export", n + 1, total, started, message)
+            yield Progress.timed("export", n + 1, total, started, message)
             if report.stopped:
                 report.skipped += [(later.relpath, f"not exported: {report.stopped}") for later in plan.items[n + 1 :]]
                 break
@@ -804,7 +804,7 @@ def undo_export(
                 report.cancelled = True
                 break
             message = _attempt(report, rec.get("rel", rec["src"]), partial(_undo_one, rec, journal))
-            yield _progress("undo", n + 1, len(records), started, message)
+            yield Progress.timed("undo", n + 1, len(records), started, message)
             if report.stopped:
                 break
         _tidy_after_undo(journal, records, report)
@@ -867,13 +867,6 @@ def _tidy_after_undo(journal: _Journal, records: list[dict], report: ExportRepor
 def _reason(exc: OSError) -> str:
     reason = _REASONS.get(exc.errno) or exc.strerror or str(exc)
     return f"{reason} ({exc.filename})" if exc.filename else reason
-
-
-def _progress(stage: str, done: int, total: int, started: float, message: str) -> Progress:
-    elapsed = time.perf_counter() - started
-    rate = done / elapsed if elapsed > 0 else 0.0
-    eta = (total - done) / rate if rate > 0 else None
-    return Progress(stage, done, total, rate, eta, message)
 
 
 def _count(n: int, noun: str) -> str:

@@ -31,6 +31,14 @@ class Progress:
     eta: float | None = None  # seconds left, when known
     message: str = ""
 
+    @classmethod
+    def timed(cls, stage: str, done: int, total: int, started: float, message: str = "") -> "Progress":
+        """Progress with rate and time left worked out from when the stage ``started`` (perf_counter)."""
+        elapsed = time.perf_counter() - started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = (total - done) / rate if rate > 0 else None
+        return cls(stage, done, total, rate, eta, message)
+
 
 @dataclass
 class Analysis:
@@ -65,31 +73,30 @@ def analyse(
         keys, unreadable = cache.keys_for(abs_paths)
         skipped += [Skipped(_rel(root, p), why) for p, why in unreadable]
         yield Progress("cache", total, total, message="Checked the feature cache")
-        found = cache.get_many([k.fingerprint for k in keys])
-        todo = [k for k in keys if k.fingerprint not in found]
-        fp_of = {k.path: k.fingerprint for k in keys}
+        cached = cache.get_many([k.fingerprint for k in keys])
+        vector_of = {k.path: cached[k.fingerprint] for k in keys if k.fingerprint in cached}
+        todo = [k for k in keys if k.path not in vector_of]
+        key_of = {k.path: k for k in keys}
         done, model_seconds, t0 = 0, 0.0, time.perf_counter()
-        yield Progress("features", 0, len(todo), message=f"{len(found)} cached, {len(todo)} to analyse")
+        yield Progress("features", 0, len(todo), message=f"{len(vector_of)} cached, {len(todo)} to analyse")
         for batch in extractor.extract([k.path for k in todo], cancel):
             vectors = as_stored(batch.vectors)
-            cache.put_many([(fp_of[p], v) for p, v in zip(batch.paths, vectors)])
-            found.update({fp_of[p]: v for p, v in zip(batch.paths, vectors)})
+            vector_of.update(zip(batch.paths, vectors))
+            # A file rewritten while it was being read is used as it is now, but not cached
+            # under the fingerprint of what it was before.
+            cache.put_many([(key_of[p].fingerprint, v) for p, v in zip(batch.paths, vectors) if key_of[p].unchanged()])
             skipped += [Skipped(_rel(root, p), why) for p, why in batch.failed]
             done += len(batch.paths) + len(batch.failed)
             model_seconds += batch.model_seconds
-            elapsed = time.perf_counter() - t0
-            rate = done / elapsed if elapsed > 0 else 0.0
-            eta = (len(todo) - done) / rate if rate > 0 else None
-            yield Progress("features", done, len(todo), rate, eta)
-        failed = {s.path for s in skipped}
-        images = [_rel(root, k.path) for k in keys if k.fingerprint in found and _rel(root, k.path) not in failed]
-        vectors = [found[fp_of[str(root / rel)]] for rel in images]
+            yield Progress.timed("features", done, len(todo), t0)
+        analysed = [k.path for k in keys if k.path in vector_of]
+        vectors = [vector_of[p] for p in analysed]
         return Analysis(
             root=root,
-            images=images,
+            images=[_rel(root, p) for p in analysed],
             features=np.stack(vectors) if vectors else np.zeros((0, descriptor.SIZE), np.float32),
             skipped=sorted(skipped, key=lambda s: s.path),
-            extracted=len(todo),
+            extracted=len(analysed) - (len(keys) - len(todo)),
             cached=len(keys) - len(todo),
             seconds=time.perf_counter() - started,
             model_seconds=model_seconds,
