@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -306,6 +307,25 @@ class Session:
             raise SessionError(f"cannot read session file {path}: {exc}") from None
         except SessionError as exc:
             raise SessionError(f"session file {path}: {exc}") from None
+
+
+def load_or_set_aside(path: str | os.PathLike) -> tuple[Session | None, str | None]:
+    """The autosaved session at ``path``, if any; a damaged one is moved aside (never deleted) and reported.
+
+    Returns (session or None, warning or None).
+    """
+    path = Path(path)
+    if not path.exists():
+        return None, None
+    try:
+        return Session.load(path), None
+    except SessionError as exc:
+        aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            os.replace(path, aside)
+        except OSError as move_error:
+            return None, f"{exc}. It could not be moved aside ({move_error}); it is left as it was."
+        return None, f"{exc}. It was kept as {aside.name} and a new session starts from the photos."
 
 
 def session_path_for(root: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Path:

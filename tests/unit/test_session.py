@@ -115,3 +115,33 @@ def test_session_path_is_outside_the_photo_folder(tmp_path):
     path = session_path_for(tmp_path / "photos", tmp_path / "data")
     assert path.parent == tmp_path / "data" / "sessions"
     assert path != session_path_for(tmp_path / "other" / "photos", tmp_path / "data")
+
+
+def test_damaged_autosave_is_set_aside_with_a_warning(tmp_path):
+    from engine.session import load_or_set_aside
+
+    path = tmp_path / "s.json"
+    assert load_or_set_aside(path) == (None, None)
+    path.write_text('{"version": 1, "root": "/x", "images": [{"pa')  # cut off mid-write
+    session, warning = load_or_set_aside(path)
+    assert session is None and "kept as" in warning
+    assert not path.exists() and len(list(tmp_path.glob("s.json.damaged-*"))) == 1
+
+
+def test_second_instance_on_a_folder_is_told(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from engine.lock import FolderInUse, FolderLock
+
+    repo = Path(__file__).resolve().parents[2]
+    with FolderLock(tmp_path / "photos", tmp_path / "data"):
+        with pytest.raises(FolderInUse, match="already open in another PhotoCluster window"):
+            FolderLock(tmp_path / "photos", tmp_path / "data").acquire()
+        other = subprocess.run(
+            [sys.executable, "-c", "import sys; from engine.lock import FolderLock, FolderInUse\n"
+             "try:\n FolderLock(sys.argv[1], sys.argv[2]).acquire()\nexcept FolderInUse: sys.exit(3)",
+             str(tmp_path / "photos"), str(tmp_path / "data")], cwd=repo)
+        assert other.returncode == 3  # another process is refused too
+    FolderLock(tmp_path / "photos", tmp_path / "data").acquire()  # free again once released

@@ -40,3 +40,21 @@ def test_no_download_possible_explains_how_to_fix(monkeypatch, tmp_path):
         build_vgg16(resolve_weights())
     text = str(err.value)
     assert "download" in text and "--weights" in text and ENV_VAR in text
+
+
+def test_weights_of_another_model_are_refused_by_name(tmp_path):
+    import keras
+
+    other = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(4, 3), keras.layers.Dense(2)])
+    path = tmp_path / "other_model.weights.h5"
+    other.save_weights(path)
+    with pytest.raises(WeightsError) as err:
+        build_vgg16(resolve_weights(str(path)))
+    assert "other_model.weights.h5" in str(err.value) and "another model" in str(err.value)
+
+
+def test_truncated_weights_file_is_refused(tmp_path, weights_path):
+    cut = tmp_path / "cut.weights.h5"
+    cut.write_bytes(weights_path.read_bytes()[:5_000_000])
+    with pytest.raises(WeightsError, match="cut.weights.h5"):
+        build_vgg16(resolve_weights(str(cut)))
