@@ -75,17 +75,20 @@ def window(app, qtbot, model, weights_path):
 @pytest.fixture
 def sorted_window(window, photos, qtbot):
     """A window on ``photos`` with made-up features clustered into 3 (no model needed: for editing tests)."""
+    from engine import descriptor
     from engine.cluster import cluster_features
 
     assert window.open_folder(photos)
     session = window.session
     groups = {"red": 0, "sky": 1, "stripes": 2}
     rng = np.random.default_rng(0)
-    features = np.stack([np.eye(3)[groups[p.split("/")[0]]] * 5 + rng.normal(0, 0.1, 3) for p in session.images])
-    features = np.hstack([features, rng.normal(0, 0.01, (len(features), 5))]).astype(np.float32)
+    centres = rng.random((3, descriptor.SIZE)) ** 4  # sparse-ish, non-negative, like pooled CNN activations
+    features = np.stack([centres[groups[p.split("/")[0]]] + rng.random(descriptor.SIZE) * 0.02 for p in session.images])
+    features = features.astype(np.float32)
     session.set_analysis(session.images, features)
     window.editor.apply_clustering(cluster_features(features, k=3), {"clusters": 3, "method": "kmeans"})
     window.editor.stack.clear()
+    window._show_settings(session.settings)
     return window
 
 
