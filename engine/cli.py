@@ -60,12 +60,9 @@ def _clusters_arg(text: str):
     if text.lower() == "auto":
         return "auto"
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--clusters must be a number or 'auto', not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("--clusters must be at least 1")
-    return value
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"--clusters must be a number (1 or more) or 'auto', not {text!r}") from None
 
 
 def _positive_int(text: str) -> int:

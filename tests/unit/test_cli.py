@@ -56,7 +56,7 @@ def test_export_and_dry_run(photo_folder, tmp_path, weights_path):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["--clusters", "zero"], "--clusters must be a number or 'auto'"),
+    (["--clusters", "zero"], "--clusters must be a number (1 or more) or 'auto'"),
     (["--method", "magic"], "invalid choice"),
     (["--batch-size", "0"], "must be at least 1"),
 ])
