@@ -1,39 +1,35 @@
-"""The long jobs the window runs in its worker threads, as plain generators (no Qt in here).
+"""The long jobs, run in a child process so that no C extension holding the GIL can freeze the window.
 
-``analysis_job`` is the only code that runs TensorFlow, and the window runs
-one at a time; ``ModelHolder`` keeps the loaded model between runs so a second
-Analyse starts at once.
+TensorFlow's import and scikit-learn/SciPy's LAPACK calls (PCA) hold Python's
+GIL for up to seconds; in a thread of the window's process that freezes the
+event loop (measured by bench/gui_stall.py). So the engine's work runs in one
+spawned child process, kept alive between runs so the VGG16 model is loaded
+once. The jobs below are generators run by a ``GeneratorWorker`` thread: they
+only wait on the child, forward its progress, pass Cancel on, and return its
+result. No Qt in here: the child imports this module too.
 """
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing
+import queue
 import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from engine.cache import default_cache_dir
 from engine.cluster import Clustering, cluster_features
-from engine.features import Cancelled, FeatureExtractor
-from engine.pipeline import Analysis, Progress, analyse
+from engine.features import Cancelled
+from engine.pipeline import Analysis, Progress
 from engine.weights import WeightsSource
 
 BATCH_SIZE = 16  # small batches: a progress update and a cancel check every couple of seconds on a CPU
-
-
-class ModelHolder:
-    """The feature extractor, built on first use in the worker thread and kept for later runs."""
-
-    def __init__(self, weights: WeightsSource):
-        self.weights = weights
-        self.extractor: FeatureExtractor | None = None
-
-    def get(self) -> FeatureExtractor:
-        if self.extractor is None:
-            extractor = FeatureExtractor(self.weights, batch_size=BATCH_SIZE)
-            extractor.load()  # raises WeightsError with the fix-it text
-            self.extractor = extractor
-        return self.extractor
+POLL_SECONDS = 0.05
 
 
 @dataclass
@@ -54,18 +50,110 @@ def cluster(features: np.ndarray, settings: dict) -> Clustering:
     return cluster_features(features, k=settings.get("clusters", "auto"), method=settings.get("method", "kmeans"))
 
 
-def analysis_job(root: Path, model: ModelHolder, settings: dict, cancel: threading.Event):
-    yield Progress("model", 0, 0, message="Loading the image model")
-    extractor = model.get()
-    if cancel.is_set():
-        raise Cancelled()
-    analysis = yield from analyse(root, extractor, cancel=cancel)
-    if cancel.is_set():
-        raise Cancelled()
-    yield Progress("cluster", 0, 0, message=f"Grouping {len(analysis.images)} photos")
-    return AnalysisResult(analysis, cluster(analysis.features, settings), dict(settings))
+class EngineProcess:
+    """The one child process that runs TensorFlow and the clustering; started on first use."""
+
+    def __init__(self):
+        self._context = multiprocessing.get_context("spawn")
+        self._executor: ProcessPoolExecutor | None = None
+        self._progress = None
+        self._cancel = None
+
+    def _start(self) -> None:
+        self._progress = self._context.Queue()
+        self._cancel = self._context.Event()
+        self._executor = ProcessPoolExecutor(1, mp_context=self._context, initializer=_child_init,
+                                             initargs=(self._progress, self._cancel))
+
+    def run(self, call, args: tuple, cancel: threading.Event):
+        """Run ``call(*args)`` in the child; yields its progress, returns its result, raises its exception."""
+        if self._executor is None:
+            self._start()
+        self._cancel.clear()
+        _drain(self._progress)
+        future = self._executor.submit(call, *args)
+        try:
+            while True:
+                if cancel.is_set():
+                    self._cancel.set()
+                try:
+                    yield self._progress.get(timeout=POLL_SECONDS)
+                    continue
+                except queue.Empty:
+                    pass
+                if future.done():
+                    break
+            yield from _drain(self._progress)
+            return future.result()
+        except BrokenProcessPool as exc:
+            self.shutdown()
+            raise RuntimeError("the analysis process stopped unexpectedly (out of memory?); try again") from exc
+
+    def shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+
+ENGINE = EngineProcess()
+atexit.register(ENGINE.shutdown)
+
+
+def _drain(q):
+    items = []
+    while True:
+        try:
+            items.append(q.get_nowait())
+        except queue.Empty:
+            return items
+
+
+# ---- the window side: generators for GeneratorWorker --------------------------------
+def analysis_job(root: Path, weights: WeightsSource, settings: dict, cancel: threading.Event):
+    yield Progress("model", 0, 0, message="Starting the analysis")
+    args = (Path(root), weights, dict(settings), default_cache_dir())  # the child may be older than today's env
+    return (yield from ENGINE.run(_analyse_in_child, args, cancel))
 
 
 def cluster_job(features: np.ndarray, settings: dict, cancel: threading.Event):
     yield Progress("cluster", 0, 0, message="Regrouping photos")
-    return ClusterResult(cluster(features, settings), dict(settings), features)
+    clustering = yield from ENGINE.run(cluster, (features, dict(settings)), cancel)
+    return ClusterResult(clustering, dict(settings), features)
+
+
+# ---- the child side -------------------------------------------------------------------
+_child: dict = {}
+
+
+def _child_init(progress, cancel) -> None:
+    _child.update(progress=progress, cancel=cancel, extractor=None)
+
+
+def _extractor(weights: WeightsSource):
+    from engine.features import FeatureExtractor
+
+    extractor = _child.get("extractor")
+    if extractor is None or extractor.weights != weights:
+        extractor = FeatureExtractor(weights, batch_size=BATCH_SIZE)
+        extractor.load()  # raises WeightsError with the fix-it text
+        _child["extractor"] = extractor
+    return extractor
+
+
+def _analyse_in_child(root: Path, weights: WeightsSource, settings: dict, cache_dir: Path) -> AnalysisResult:
+    from engine.pipeline import analyse
+
+    progress, cancel = _child["progress"], _child["cancel"]
+    progress.put(Progress("model", 0, 0, message="Loading the image model"))
+    extractor = _extractor(weights)
+    generator = analyse(root, extractor, cache_dir=cache_dir, cancel=cancel)
+    while True:
+        try:
+            progress.put(next(generator))
+        except StopIteration as stop:
+            analysis = stop.value
+            break
+    if cancel.is_set():
+        raise Cancelled()
+    progress.put(Progress("cluster", 0, 0, message=f"Grouping {len(analysis.images)} photos"))
+    return AnalysisResult(analysis, cluster(analysis.features, settings), dict(settings))

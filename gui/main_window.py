@@ -49,7 +49,7 @@ from .cluster_model import ClusterIdRole, ClusterModel
 from .grid_view import PhotoGrid
 from .icons import app_icon, icon
 from .image_model import ALL, ImageModel
-from .jobs import AnalysisResult, ClusterResult, ModelHolder, analysis_job, cluster_job
+from .jobs import AnalysisResult, ClusterResult, analysis_job, cluster_job
 from .skipped_dialog import SkippedDialog
 from .thumbnails import ThumbnailLoader
 from .undo import Editor
@@ -69,7 +69,6 @@ class MainWindow(QMainWindow):
         self.weights_option = weights
         self.session: Session | None = None
         self.skipped: list = []
-        self._model: ModelHolder | None = None
         self._analysis: GeneratorWorker | None = None
         self._recluster: GeneratorWorker | None = None
         self._recluster_again = False
@@ -443,9 +442,7 @@ class MainWindow(QMainWindow):
         except WeightsError as exc:
             self._show_weights_error(exc)
             return
-        if self._model is None or self._model.weights != weights:
-            self._model = ModelHolder(weights)
-        worker = GeneratorWorker(analysis_job, self.session.root, self._model, self._wanted_settings())
+        worker = GeneratorWorker(analysis_job, self.session.root, weights, self._wanted_settings())
         worker.session = self.session
         worker.progress.connect(self._analysis_progress)
         worker.returned.connect(self._analysis_done)

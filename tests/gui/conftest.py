@@ -38,16 +38,6 @@ def app(qapp):
     return create_application()
 
 
-@pytest.fixture(scope="session")
-def model(extractor):
-    """The session's loaded VGG16, handed to windows so no test builds it twice."""
-    from gui.jobs import ModelHolder
-
-    holder = ModelHolder(extractor.weights)
-    holder.extractor = extractor
-    return holder
-
-
 @pytest.fixture
 def photos(tmp_path, photo_maker) -> Path:
     """Three visually distinct groups of eight 64x64 photos (red noise, blue gradients, stripes)."""
@@ -60,11 +50,10 @@ def photos(tmp_path, photo_maker) -> Path:
 
 
 @pytest.fixture
-def window(app, qtbot, model, weights_path):
+def window(app, qtbot, weights_path):
     from gui.main_window import MainWindow
 
     win = MainWindow(weights=str(weights_path))
-    win._model = model
     qtbot.addWidget(win)
     win.resize(1280, 800)
     win.show()

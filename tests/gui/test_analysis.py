@@ -81,7 +81,6 @@ def test_cancel_stops_cleanly(window, photos, qtbot, tmp_path, monkeypatch):
 
 def test_missing_weights_are_explained_in_the_window(window, photos, tmp_path):
     window.weights_option = str(tmp_path / "nowhere.weights.h5")
-    window._model = None
     window.open_folder(photos)
     window.analyse()
     assert window._analysis is None

@@ -1,0 +1,95 @@
+"""Screenshots of the window sorting scenes6, for the README: docs/screenshot-1280.png and -1920.png.
+
+Opens the folder, analyses it with k=6 (the features are cached in
+bench/out/cache, so a second run is quick), waits for the thumbnails, and
+renders the window with ``grab()`` at 1280x800 and 1920x1080.
+
+    python bench/gui_screenshot.py [--weights PATH] [--folder ../shared/data/scenes6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("PHOTOCLUSTER_CACHE_DIR", str(REPO / "bench" / "out" / "cache"))
+_TMP = tempfile.mkdtemp(prefix="photocluster-shot-")
+os.environ["PHOTOCLUSTER_DATA_DIR"] = _TMP  # start from a fresh sorting, not one saved earlier
+
+from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
+
+QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, _TMP)
+
+from gui.app import create_application  # noqa: E402
+from gui.main_window import MainWindow  # noqa: E402
+
+
+def wait_until(app, condition, timeout_s: float) -> bool:
+    loop_timer = QTimer(interval=50)
+    deadline = QTimer(singleShot=True, interval=int(timeout_s * 1000))
+    loop = QEventLoop()
+    loop_timer.timeout.connect(lambda: condition() and loop.quit())
+    deadline.timeout.connect(loop.quit)
+    loop_timer.start()
+    deadline.start()
+    if not condition():
+        loop.exec()
+    loop_timer.stop()
+    return condition()
+
+
+def settle(app, window) -> None:
+    """Let layout and thumbnail decoding finish, so the picture shows real photos."""
+    wait_until(app, lambda: False, 0.4)
+    wait_until(app, lambda: window.loader.pending_count() == 0, 20)
+    wait_until(app, lambda: False, 0.3)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", default=str(REPO.parent / "shared" / "data" / "scenes6"))
+    parser.add_argument("--weights", default=os.environ.get("PHOTOCLUSTER_WEIGHTS")
+                        or str(REPO.parent / "shared" / "models" / "vgg16_imagenet_notop.weights.h5"))
+    parser.add_argument("--out", default=str(REPO / "docs"))
+    args = parser.parse_args()
+
+    app = create_application()
+    window = MainWindow(weights=args.weights)
+    window.resize(1280, 800)
+    window.show()
+    window.open_folder(args.folder)
+    window.k_spin.setValue(6)
+    window.analyse()
+    if not wait_until(app, lambda: window._analysis is None and window._recluster is None, 900):
+        print("the analysis did not finish in time", file=sys.stderr)
+        return 1
+    print(window.status_text.text())
+    session = window.session
+    first = sorted(session.names)[0]
+    window.cluster_view.setCurrentIndex(window.clusters.index(window.clusters.row_of(first)))
+    # Show a correction in progress: one photo moved by hand into the first cluster (pin marker).
+    stranger = next(p for p in session.images if session.labels[p] != first)
+    window.editor.move([stranger], first)
+    window.grid.selectionModel().select(window.images.index(window.images.row_of(stranger)),
+                                        window.grid.selectionModel().SelectionFlag.Select)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1280, 800), (1920, 1080)):
+        window.resize(width, height)
+        settle(app, window)
+        target = out / f"screenshot-{width}.png"
+        window.grab().save(str(target), "PNG", 9)
+        print(f"wrote {target} ({target.stat().st_size // 1024} KB)")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
