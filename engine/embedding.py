@@ -1,0 +1,171 @@
+"""The similarity map: every photo as a point in 2-D, near points looking alike.
+
+Pipeline: the raw descriptors go through ``cluster.prepare`` (the very space
+the clustering works in: expanded GeM, cosine geometry, PCA 64, neighbour
+smoothing), then PCA to ``PCA_DIMS`` (50), then a 2-D layout:
+
+* ``tsne``      scikit-learn's Barnes-Hut t-SNE (always installed);
+* ``opentsne``  openTSNE's FFT-accelerated t-SNE (optional package ``openTSNE``);
+* ``umap``      UMAP (optional package ``umap-learn``; numba makes its first import slow);
+* ``pca``       the first two principal components (instant, a fallback, poor separation).
+
+``auto`` picks by measurement (``bench/see_why.py``, README of this issue):
+openTSNE when it is installed, else scikit-learn's t-SNE. Both t-SNEs keep the
+neighbourhoods best; UMAP is as good at 10,000 but pays seconds of numba start-up.
+
+``knn_preservation`` and ``separation`` score a layout (the bench uses them).
+No Qt here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+from .cluster import prepare
+
+METHODS = ("auto", "tsne", "opentsne", "umap", "pca")
+PCA_DIMS = 50
+PERPLEXITY = 30.0
+
+
+class Cancelled(Exception):
+    """The caller's cancel event was set between two steps."""
+
+
+@dataclass
+class Embedding:
+    xy: np.ndarray  # n x 2 float32, rows in the order of the features
+    method: str  # the method actually used ("auto" resolved)
+    seconds: float = 0.0
+    prepared: np.ndarray | None = None  # the n x d space it was laid out from (for scoring)
+
+
+def available(method: str) -> bool:
+    """Whether ``method`` can run here (the optional packages are imported lazily)."""
+    if method in ("auto", "tsne", "pca"):
+        return True
+    module = {"opentsne": "openTSNE", "umap": "umap"}.get(method)
+    return module is not None and importlib.util.find_spec(module) is not None
+
+
+def available_methods() -> list[str]:
+    return [m for m in METHODS if available(m)]
+
+
+def resolve(method: str) -> str:
+    if method not in METHODS:
+        raise ValueError(f"unknown layout {method!r}; choose one of {', '.join(METHODS)}")
+    if method == "auto":
+        return "opentsne" if available("opentsne") else "tsne"
+    if not available(method):
+        package = {"opentsne": "openTSNE", "umap": "umap-learn"}[method]
+        raise ValueError(f"the {method} layout needs the package {package}: pip install {package}")
+    return method
+
+
+def reduce(features: np.ndarray, seed: int = 0, prepared: np.ndarray | None = None) -> np.ndarray:
+    """Raw descriptors -> the clustering space -> PCA to at most 50 dimensions (n x d float32)."""
+    x = prepare(features, seed) if prepared is None else np.asarray(prepared, dtype=np.float32)
+    dims = min(PCA_DIMS, x.shape[1], max(1, x.shape[0] - 1))
+    if dims < x.shape[1] and x.shape[0] > 2:
+        x = PCA(n_components=dims, random_state=seed).fit_transform(x)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def embed(
+    features: np.ndarray,
+    method: str = "auto",
+    seed: int = 0,
+    cancel: threading.Event | None = None,
+    prepared: np.ndarray | None = None,
+    threads: int = 2,
+) -> Embedding:
+    """Lay ``features`` (n x d raw descriptors) out in 2-D. Deterministic for a given ``seed``.
+
+    ``prepared`` skips ``cluster.prepare`` when the caller already has it.
+    ``cancel`` is checked between the steps (the layout itself runs to its end).
+    """
+    started = time.perf_counter()
+    method = resolve(method)
+    n = len(features)
+    if n == 0:
+        return Embedding(np.zeros((0, 2), np.float32), method, 0.0)
+    if n < 4:  # too few for a neighbourhood layout: spread them on a line
+        xy = np.stack([np.arange(n, dtype=np.float32), np.zeros(n, np.float32)], 1)
+        return Embedding(xy, method, time.perf_counter() - started)
+    x = reduce(features, seed, prepared)
+    _check(cancel)
+    perplexity = float(min(PERPLEXITY, max(2.0, (n - 1) / 3.0)))
+    if method == "pca":
+        xy = PCA(n_components=2, random_state=seed).fit_transform(x)
+    elif method == "tsne":
+        from sklearn.manifold import TSNE
+
+        xy = TSNE(
+            n_components=2, perplexity=perplexity, init="pca", learning_rate="auto", random_state=seed,
+            n_jobs=threads, method="barnes_hut" if n > 200 else "exact",
+        ).fit_transform(x)
+    elif method == "opentsne":
+        from openTSNE import TSNE as OpenTSNE
+
+        xy = np.asarray(OpenTSNE(
+            perplexity=perplexity, initialization="pca", random_state=seed, n_jobs=threads,
+            negative_gradient_method="fft" if n > 1000 else "bh", verbose=False,
+        ).fit(x))
+    else:  # umap
+        import umap
+
+        xy = umap.UMAP(
+            n_neighbors=min(15, n - 1), min_dist=0.1, metric="euclidean", random_state=seed, n_jobs=1,
+            init="spectral" if n > 50 else "random",
+        ).fit_transform(x)
+    _check(cancel)
+    return Embedding(np.ascontiguousarray(xy, dtype=np.float32), method, time.perf_counter() - started, x)
+
+
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled()
+
+
+# ---- scoring a layout ---------------------------------------------------------------------------
+
+
+def knn_preservation(high: np.ndarray, low: np.ndarray, k: int = 10) -> float:
+    """Mean fraction of each point's ``k`` nearest neighbours in ``high`` that are also among its ``k`` in ``low``.
+
+    1.0 = every neighbourhood kept; a random layout scores about k / n.
+    """
+    import faiss
+
+    n = len(high)
+    k = min(k, n - 1)
+    if k < 1:
+        return 1.0
+
+    def neighbours(x):
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        index = faiss.IndexFlatL2(x.shape[1])
+        index.add(x)
+        _, idx = index.search(x, k + 1)
+        return idx[:, 1:]  # drop the point itself (ties aside, it comes first)
+
+    a, b = neighbours(high), neighbours(low)
+    kept = [len(np.intersect1d(a[i], b[i], assume_unique=True)) for i in range(n)]
+    return float(np.mean(kept) / k)
+
+
+def separation(xy: np.ndarray, labels: np.ndarray, sample: int = 5000, seed: int = 0) -> float:
+    """Silhouette of ``labels`` in the 2-D layout (on a sample of at most ``sample`` points): -1 .. 1."""
+    from sklearn.metrics import silhouette_score
+
+    labels = np.asarray(labels)
+    if len(set(labels.tolist())) < 2:
+        return 0.0
+    return float(silhouette_score(xy, labels, sample_size=min(sample, len(xy)), random_state=seed))
