@@ -225,17 +225,21 @@ def colorize(values: np.ndarray) -> np.ndarray:
     return (_RAMP[i] * (1 - t) + _RAMP[i + 1] * t).astype(np.uint8)
 
 
-def blend(photo: np.ndarray, heat: np.ndarray, alpha: float = 0.55) -> np.ndarray:
+def blend(photo: np.ndarray, heat: np.ndarray, alpha: float = 0.7) -> np.ndarray:
     """The photo (H x W x 3 uint8) with the heat-map (H x W in [0, 1]) laid over it.
 
-    Opacity follows the heat too, so cold areas show the photo nearly as it is
-    and the places the network fires on stand out in orange and yellow.
+    The photo is half desaturated so the ramp's colours read as heat, not as
+    the photo's own; opacity follows the heat, so cold areas keep the photo
+    under a thin purple veil and the places the network fires on glow orange
+    and yellow.
     """
     photo = np.asarray(photo, dtype=np.float32)
     if heat.shape != photo.shape[:2]:
         raise ValueError("the heat-map must have the photo's height and width")
-    weight = (alpha * (0.25 + 0.75 * np.clip(heat, 0, 1)))[..., None]
-    return (photo * (1 - weight) + colorize(heat).astype(np.float32) * weight).astype(np.uint8)
+    grey = photo.mean(axis=-1, keepdims=True)
+    base = 0.5 * photo + 0.5 * grey
+    weight = (alpha * (0.35 + 0.65 * np.clip(heat, 0, 1)))[..., None]
+    return (base * (1 - weight) + colorize(heat).astype(np.float32) * weight).astype(np.uint8)
 
 
 def photo_pixels(path: str | os.PathLike, max_side: int = 512) -> np.ndarray:
@@ -246,7 +250,7 @@ def photo_pixels(path: str | os.PathLike, max_side: int = 512) -> np.ndarray:
     return np.asarray(im, dtype=np.uint8)
 
 
-def overlay(fm: FeatureMaps, path: str | os.PathLike, max_side: int = 512, alpha: float = 0.55):
+def overlay(fm: FeatureMaps, path: str | os.PathLike, max_side: int = 512, alpha: float = 0.7):
     """(photo, heat, blended) for ``path``: the photo at up to ``max_side``, its heat-map at the same size."""
     photo = photo_pixels(path, max_side)
     heat = fm.heatmap(path, (photo.shape[1], photo.shape[0]))
