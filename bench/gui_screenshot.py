@@ -22,7 +22,9 @@ os.environ.setdefault("PHOTOCLUSTER_CACHE_DIR", str(REPO / "bench" / "out" / "ca
 _TMP = tempfile.mkdtemp(prefix="photocluster-shot-")
 os.environ["PHOTOCLUSTER_DATA_DIR"] = _TMP  # start from a fresh sorting, not one saved earlier
 
+from PIL import Image  # noqa: E402
 from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
+from PySide6.QtGui import QImage  # noqa: E402
 
 QSettings.setDefaultFormat(QSettings.Format.IniFormat)
 QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, _TMP)
@@ -35,7 +37,12 @@ def wait_until(app, condition, timeout_s: float) -> bool:
     loop_timer = QTimer(interval=50)
     deadline = QTimer(singleShot=True, interval=int(timeout_s * 1000))
     loop = QEventLoop()
-    loop_timer.timeout.connect(lambda: condition() and loop.quit())
+
+    def check() -> None:
+        if condition():
+            loop.quit()
+
+    loop_timer.timeout.connect(check)
     deadline.timeout.connect(loop.quit)
     loop_timer.start()
     deadline.start()
@@ -50,6 +57,15 @@ def settle(app, window) -> None:
     wait_until(app, lambda: False, 0.4)
     wait_until(app, lambda: window.loader.pending_count() == 0, 20)
     wait_until(app, lambda: False, 0.3)
+
+
+def save_small_png(image: QImage, target: Path) -> None:
+    """A 160-colour dithered PNG: photos stay pleasant and the file stays well under 500 KB."""
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    pixels = Image.frombytes("RGB", (image.width(), image.height()), bytes(image.constBits()), "raw", "RGB",
+                             image.bytesPerLine())
+    pixels.quantize(160, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG).save(
+        target, "PNG", optimize=True)
 
 
 def main() -> int:
@@ -79,13 +95,14 @@ def main() -> int:
     window.editor.move([stranger], first)
     window.grid.selectionModel().select(window.images.index(window.images.row_of(stranger)),
                                         window.grid.selectionModel().SelectionFlag.Select)
+    window.grid.setFocus()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for width, height in ((1280, 800), (1920, 1080)):
         window.resize(width, height)
         settle(app, window)
         target = out / f"screenshot-{width}.png"
-        window.grab().save(str(target), "PNG", 9)
+        save_small_png(window.grab().toImage(), target)
         print(f"wrote {target} ({target.stat().st_size // 1024} KB)")
     window.close()
     return 0

@@ -30,7 +30,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         return self.size >= LABEL_MIN_SIZE
 
     def cell_size(self) -> QSize:
-        label = 22 if self.show_labels() else 0
+        label = 26 if self.show_labels() else 6
         return QSize(self.size + 2 * PAD, self.size + 2 * PAD + label)
 
     def sizeHint(self, option, index) -> QSize:
@@ -79,7 +79,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         if index.data(PinnedRole):
             self._paint_pin(painter, photo)
         if self.show_labels():
-            text_rect = QRect(box.x(), box.bottom() + 4, self.size, 18)
+            text_rect = QRect(box.x(), box.bottom() + 7, self.size, 18)
             painter.setPen(palette.color(QPalette.ColorRole.Text if selected else QPalette.ColorRole.PlaceholderText))
             name = painter.fontMetrics().elidedText(index.data(), Qt.TextElideMode.ElideMiddle, text_rect.width())
             painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, name)
@@ -96,18 +96,22 @@ class ThumbnailDelegate(QStyledItemDelegate):
         return pixmap
 
     def _paint_fit(self, painter: QPainter, photo: QRectF, index) -> None:
-        """A thin bar along the photo's bottom edge: how clearly it belongs to its cluster."""
+        """A thin meter under the photo: how clearly it belongs to its cluster (none for hand-placed ones)."""
         confidence = index.data(ConfidenceRole) or 0.0
         if confidence <= 0 or index.data(PinnedRole):
             return
-        track = QRectF(photo.left() + 6, photo.bottom() - 7, photo.width() - 12, 3)
+        track = QRectF(photo.left() + 2, photo.bottom() + 3, photo.width() - 4, 2.5)
+        muted = QColor(theme.muted_color())
+        muted.setAlphaF(0.25)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(0, 0, 0, 90))
-        painter.drawRoundedRect(track, 1.5, 1.5)
+        painter.setBrush(muted)
+        painter.drawRoundedRect(track, 1.25, 1.25)
         fill = QRectF(track)
-        fill.setWidth(max(3.0, track.width() * min(1.0, confidence)))
-        painter.setBrush(QColor(255, 255, 255, 200))
-        painter.drawRoundedRect(fill, 1.5, 1.5)
+        fill.setWidth(max(2.5, track.width() * min(1.0, confidence)))
+        accent = QColor(theme.ACCENT)
+        accent.setAlphaF(0.75)
+        painter.setBrush(accent)
+        painter.drawRoundedRect(fill, 1.25, 1.25)
 
     def _paint_pin(self, painter: QPainter, photo: QRectF) -> None:
         badge = QRectF(photo.right() - 26, photo.top() + 6, 20, 20)
@@ -161,7 +165,7 @@ class PhotoGrid(QListView):
     def _fit_columns(self) -> None:
         """Spread the spare width over the columns, so the grid fills the view edge to edge."""
         cell = self.delegate.cell_size()
-        width = self.viewport().width() - 1
+        width = self.viewport().width() - 8  # QListView wants a little slack or it drops a column
         columns = max(1, width // cell.width())
         self.setGridSize(QSize(max(cell.width(), width // columns), cell.height()))
 
