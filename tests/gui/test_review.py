@@ -1,0 +1,128 @@
+"""Doubtful first: the confidence sort proxy for the grid, and the Review Doubtful dock with representatives."""
+
+from __future__ import annotations
+
+from engine.cluster import UNSORTED
+from gui.grid_view import PhotoGrid
+from gui.image_model import ConfidenceRole, PathRole
+from gui.review import (
+    ALL_CLUSTERS,
+    ConfidenceSortProxy,
+    DoubtfulModel,
+    RepresentativeRole,
+    RepresentativesModel,
+    ReviewDock,
+    doubtful,
+)
+
+
+def _spread_confidence(session):
+    """Distinct, known confidences (the made-up features give near-ties)."""
+    for i, p in enumerate(session.images):
+        session.confidence[p] = ((i * 7) % 24) / 24
+
+
+def test_proxy_puts_the_least_confident_first_and_serves_the_grid(sorted_window, cluster_of, qtmodeltester):
+    w, s = sorted_window, sorted_window.session
+    _spread_confidence(s)
+    red = cluster_of(s, "red")
+    w.images.show_cluster(red)
+    proxy = ConfidenceSortProxy()
+    proxy.setSourceModel(w.images)
+    qtmodeltester.check(proxy)
+    shown = [proxy.index(r, 0).data(ConfidenceRole) for r in range(proxy.rowCount())]
+    assert shown == sorted(shown) and len(shown) == len(s.members(red))
+    assert proxy.paths() == sorted(s.members(red), key=lambda p: s.confidence[p])
+    assert all(proxy.row_of(p) == r for r, p in enumerate(proxy.paths()))
+    assert proxy.row_of("not/there.jpg") == -1
+    # a photo moved here by hand is decided: it goes last whatever its confidence
+    moving = [p for p in s.images if p.startswith("sky/")][0]
+    s.confidence[moving] = 0.0
+    w.editor.move([moving], red)
+    assert proxy.paths()[-1] == moving
+    qtmodeltester.check(proxy)
+    proxy.set_enabled(False)
+    assert proxy.paths() == w.images.paths()  # source order back
+    grid = PhotoGrid()  # the existing grid shows the proxy as it is
+    grid.setModel(proxy)
+    grid.resize(600, 400)
+    grid.show()
+    assert grid.visible_paths() <= set(proxy.paths())
+    assert proxy.loader is w.loader
+
+
+def test_doubtful_takes_the_worst_of_every_cluster(sorted_window):
+    s = sorted_window.session
+    _spread_confidence(s)
+    picked = doubtful(s, 2)
+    assert len(picked) == 2 * len(s.names)
+    assert [s.confidence[p] for p in picked] == sorted(s.confidence[p] for p in picked)
+    for cid in s.names:
+        worst = sorted(s.members(cid), key=lambda p: s.confidence[p])[:2]
+        assert set(worst) <= set(picked)
+    s.pinned.add(picked[0])
+    assert picked[0] not in doubtful(s, 2)
+    assert len(doubtful(s, 3, cluster=sorted(s.names)[0])) == 3
+
+
+def test_models_pass_the_model_tester(sorted_window, qtmodeltester):
+    w = sorted_window
+    model = DoubtfulModel(w.loader)
+    model.set_session(w.session)
+    qtmodeltester.check(model)
+    row0 = model.index(0)
+    assert row0.data(RepresentativeRole) == w.session.representative(w.session.labels[row0.data(PathRole)])
+    assert "%" in row0.data()
+    assert model.mimeData([row0]).hasFormat("application/x-photocluster-image-ids")
+    reps = RepresentativesModel(w.loader)
+    reps.set_session(w.session)
+    qtmodeltester.check(reps)
+    assert reps.rowCount() == len(w.session.names)
+    for row in range(reps.rowCount()):
+        cid = reps.cluster_id(row)
+        assert reps.index(row).data(RepresentativeRole) == w.session.representative(cid)
+    model.set_session(None)
+    reps.set_session(None)
+    assert model.rowCount() == reps.rowCount() == 0
+
+
+def test_review_dock(sorted_window, qtbot, cluster_of):
+    w, s = sorted_window, sorted_window.session
+    _spread_confidence(s)
+    dock = ReviewDock(w.editor, w.loader, w)
+    qtbot.addWidget(dock)
+    dock.resize(900, 600)
+    dock.set_session(s)
+    dock.show()
+    per = dock.per_cluster_spin.value()
+    assert dock.model.rowCount() == min(per, 8) * 3
+    assert "most doubtful first" in dock.title.text()
+    dock.per_cluster_spin.setValue(2)
+    assert dock.model.rowCount() == 6
+    # a representative narrows the list to its cluster; a second click shows all again
+    first = dock.representatives.index(0)
+    dock._representative_clicked(first)
+    cid = dock.representatives.cluster_id(0)
+    assert dock.model.cluster == cid and all(s.labels[p] == cid for p in dock.model.paths())
+    dock._representative_clicked(first)
+    assert dock.model.cluster == ALL_CLUSTERS
+    # selecting from outside does not echo; picking in the dock does
+    target = dock.model.paths()[:2]
+    with qtbot.assertNotEmitted(dock.imagesSelected):
+        dock.select(target)
+    assert dock.selected_paths() == target
+    with qtbot.waitSignal(dock.imagesSelected) as picked:
+        dock.select([])
+        dock.grid.selectionModel().select(dock.model.index(0), dock.grid.selectionModel().SelectionFlag.Select)
+    assert picked.args == [[dock.model.path(0)]]
+    # moving goes through the window's undo stack, and the list follows
+    moving = dock.selected_paths()
+    dock.move_selection_to(UNSORTED)
+    assert s.labels[moving[0]] == UNSORTED and w.editor.stack.count() == 1
+    assert moving[0] not in dock.model.paths()
+    w.undo_action.trigger()
+    assert moving[0] in dock.model.paths()
+    dock.select(dock.model.paths()[:1])
+    new = dock.new_cluster_from_selection()
+    assert new in s.names and w.editor.stack.undoText().startswith("New cluster")
+    dock.grab()  # paints without error
