@@ -26,10 +26,10 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generator, Iterable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -136,7 +136,7 @@ def photo_facts(path: str | os.PathLike, root: str | os.PathLike | None = None) 
             width, height = im.size
     except FileNotFoundError:
         raise DecodeError("file disappeared before it could be read") from None
-    except Exception:  # open_rgb below gives the proper message
+    except Exception:  # noqa: BLE001 - open_rgb below raises the DecodeError a person can act on
         width = height = 0
         size_bytes = 0
     im = open_rgb(full, SHARPNESS_SIDE)
@@ -358,7 +358,7 @@ def _facts_or_reason(path: str, root) -> PhotoFacts | str:
         return photo_facts(path, root)
     except DecodeError as exc:
         return str(exc)
-    except Exception as exc:  # a reader bug must not end the whole search
+    except Exception as exc:  # noqa: BLE001 - a reader bug must not end the whole search
         return f"unexpected error while reading ({type(exc).__name__}: {exc})"
 
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QRect, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QLinearGradient, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -40,7 +40,6 @@ from PySide6.QtWidgets import (
 from engine import activations
 from engine.weights import WeightsSource
 
-from . import theme
 from .see_why_jobs import MAPS_PER_PAGE, HeatOverlay, MapsPage, heat_job, maps_job
 from .workers import GeneratorWorker
 

@@ -36,7 +36,7 @@ def test_proxy_puts_the_least_confident_first_and_serves_the_grid(sorted_window,
     assert all(proxy.row_of(p) == r for r, p in enumerate(proxy.paths()))
     assert proxy.row_of("not/there.jpg") == -1
     # a photo moved here by hand is decided: it goes last whatever its confidence
-    moving = [p for p in s.images if p.startswith("sky/")][0]
+    moving = next(p for p in s.images if p.startswith("sky/"))
     s.confidence[moving] = 0.0
     w.editor.move([moving], red)
     assert proxy.paths()[-1] == moving
@@ -62,7 +62,7 @@ def test_doubtful_takes_the_worst_of_every_cluster(sorted_window):
         assert set(worst) <= set(picked)
     s.pinned.add(picked[0])
     assert picked[0] not in doubtful(s, 2)
-    assert len(doubtful(s, 3, cluster=sorted(s.names)[0])) == 3
+    assert len(doubtful(s, 3, cluster=min(s.names))) == 3
 
 
 def test_models_pass_the_model_tester(sorted_window, qtmodeltester):

@@ -36,7 +36,7 @@ def test_deterministic_for_a_seed():
 
 
 def test_auto_picks_an_installed_method():
-    assert embedding.resolve("auto") in ("opentsne", "tsne")
+    assert embedding.resolve("auto") == "tsne"  # measured best at 10,000 points, and always installed
     assert "tsne" in embedding.available_methods() and "pca" in embedding.available_methods()
 
 
