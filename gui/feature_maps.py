@@ -354,10 +354,15 @@ class FeatureMapsDialog(QDialog):
                                                  Qt.TransformationMode.SmoothTransformation))
 
     def _failed(self, exc: BaseException) -> None:
-        self._shown = self._wanted  # do not retry the same request in a loop
-        self.grid.clear()
-        self.status.setText(f"<span style='color:#c0392b'>Cannot show the maps: {_html(str(exc) or type(exc).__name__)}"
-                            "</span>")
+        key = getattr(self.sender(), "key", None)
+        text = _html(str(exc) or type(exc).__name__)
+        if isinstance(key, tuple):  # a page of maps: do not ask for the same page again in a loop
+            self._shown = key
+            self.page = None
+            self.grid.clear()
+            self.status.setText(f"<span style='color:#c0392b'>Cannot show the maps: {text}</span>")
+        elif key == self.path:  # the heat-map (the maps may still be fine)
+            self.photo_label.setText(f"No heat-map: {text}")
 
     def _worker_finished(self) -> None:
         self._worker = None
