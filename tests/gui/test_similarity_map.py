@@ -152,3 +152,13 @@ def test_ten_thousand_dots_stay_fluid(app, qtbot):
     assert hover_ms < 20 and repaint_ms < 50
     lasso(view, [QPointF(300, 200), QPointF(600, 200), QPointF(600, 500), QPointF(300, 500), QPointF(300, 201)])
     assert 0 < len(view.selected_paths()) < n
+
+
+def test_layout_runs_in_the_see_why_child_process(sorted_window, qtbot):
+    """The real path: PCA + t-SNE in a spawned process (no GIL-holding work in the window's process)."""
+    w = sorted_window
+    dock = SimilarityMapDock(w.editor, w.loader, w)
+    with qtbot.waitSignal(dock.layoutReady, timeout=90_000):
+        dock.set_session(w.session)
+    assert dock.view.xy.shape == (24, 2) and "tsne" in dock.status.text()
+    qtbot.waitUntil(lambda: not dock.busy(), timeout=30_000)
