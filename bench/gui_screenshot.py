@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,7 +24,7 @@ _TMP = tempfile.mkdtemp(prefix="photocluster-shot-")
 os.environ["PHOTOCLUSTER_DATA_DIR"] = _TMP  # start from a fresh sorting, not one saved earlier
 
 from PIL import Image  # noqa: E402
-from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
+from PySide6.QtCore import QEventLoop, QSettings  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
 QSettings.setDefaultFormat(QSettings.Format.IniFormat)
@@ -34,37 +35,31 @@ from gui.main_window import MainWindow  # noqa: E402
 
 
 def wait_until(app, condition, timeout_s: float) -> bool:
-    loop_timer = QTimer(interval=50)
-    deadline = QTimer(singleShot=True, interval=int(timeout_s * 1000))
-    loop = QEventLoop()
-
-    def check() -> None:
-        if condition():
-            loop.quit()
-
-    loop_timer.timeout.connect(check)
-    deadline.timeout.connect(loop.quit)
-    loop_timer.start()
-    deadline.start()
-    if not condition():
-        loop.exec()
-    loop_timer.stop()
+    """Process events until ``condition()`` holds or ``timeout_s`` passes; returns ``condition()``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        time.sleep(0.01)
     return condition()
+
+
+def pause(app, seconds: float) -> None:
+    wait_until(app, lambda: False, seconds)
 
 
 def settle(app, window) -> None:
     """Let layout and thumbnail decoding finish, so the picture shows real photos."""
-    wait_until(app, lambda: False, 0.4)
+    pause(app, 0.4)
     wait_until(app, lambda: window.loader.pending_count() == 0, 20)
-    wait_until(app, lambda: False, 0.3)
+    pause(app, 0.3)
 
 
 def save_small_png(image: QImage, target: Path) -> None:
-    """A 160-colour dithered PNG: photos stay pleasant and the file stays well under 500 KB."""
+    """A 128-colour dithered PNG: photos stay pleasant and the file stays well under 500 KB."""
     image = image.convertToFormat(QImage.Format.Format_RGB888)
     pixels = Image.frombytes("RGB", (image.width(), image.height()), bytes(image.constBits()), "raw", "RGB",
                              image.bytesPerLine())
-    pixels.quantize(160, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG).save(
+    pixels.quantize(128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG).save(
         target, "PNG", optimize=True)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QThreadPool, QTimer, QUrl, Signal
+from PySide6.QtCore import QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -38,7 +38,7 @@ from engine.session import Session
 
 from . import settings as app_settings
 from .icons import icon
-from .workers import GeneratorWorker, run_in_pool
+from .workers import GeneratorWorker, TaskPool
 
 MODES = (
     ("copy", "Copy", "The photos stay where they are; copies go into the cluster folders."),
@@ -63,8 +63,7 @@ class ExportDialog(QDialog):
         self.report: ExportReport | None = None
         self._worker: GeneratorWorker | None = None
         self._plan_generation = 0
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
+        self._pool = TaskPool(1, "export-plan", self)
         self.setWindowTitle("Export Clusters to Folders")
         self.resize(720, 640)
         layout = QVBoxLayout(self)
@@ -171,7 +170,7 @@ class ExportDialog(QDialog):
             assignments = [(p, name) for p, name in assignments if self.session.labels[p] != UNSORTED]
         confidence = dict(self.session.confidence)
         self.plan_label.setText("Planning…")
-        run_in_pool(self._pool, _make_plan, self._plan_generation, self.session.root, assignments, dest, self.mode,
+        self._pool.submit(_make_plan, self._plan_generation, self.session.root, assignments, dest, self.mode,
                     confidence, done=self._planned, failed=self._plan_failed)
 
     def _planned(self, result) -> None:
@@ -270,7 +269,7 @@ class ExportDialog(QDialog):
         if self._worker is not None:  # closing mid-export: stop cleanly first
             self._worker.cancel()
             self._worker.wait()
-        self._pool.waitForDone(5000)
+        self._pool.shutdown()
         super().done(result)
 
 

@@ -13,7 +13,7 @@ import logging
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QThreadPool, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -53,7 +53,7 @@ from .jobs import AnalysisResult, ClusterResult, analysis_job, cluster_job
 from .skipped_dialog import SkippedDialog
 from .thumbnails import ThumbnailLoader
 from .undo import Editor
-from .workers import GeneratorWorker, run_in_pool
+from .workers import GeneratorWorker, TaskPool
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,7 @@ class MainWindow(QMainWindow):
         self.editor = Editor(self)
         self.images = ImageModel(self.loader, self)
         self.clusters = ClusterModel(self.loader, self.editor, self)
-        self._save_pool = QThreadPool(self)
-        self._save_pool.setMaxThreadCount(1)  # saves land in the order they were made
+        self._save_pool = TaskPool(1, "autosave", self)  # one thread: saves land in the order they were made
         self._save_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DELAY_MS)
         self._save_timer.timeout.connect(self.save_session)
         self._recluster_timer = QTimer(self, singleShot=True, interval=RECLUSTER_DELAY_MS)
@@ -880,10 +879,10 @@ class MainWindow(QMainWindow):
             return
         path, data = session_path_for(self.session.root), self.session.to_dict()
         if wait:
-            self._save_pool.waitForDone()
+            self._save_pool.wait()
             _write_session(path, data)
         else:
-            run_in_pool(self._save_pool, _write_session, path, data, failed=self._save_failed)
+            self._save_pool.submit(_write_session, path, data, failed=self._save_failed)
 
     def _save_failed(self, exc: BaseException) -> None:
         self.banner.show_message("warning", f"Your sorting could not be saved: {_html(str(exc))}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import ExifTags, Image
-from PySide6.QtCore import QRectF, QSize, Qt, QThreadPool
+from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QShortcut
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
@@ -16,7 +16,7 @@ from engine.decode import DecodeError, open_rgb
 
 from .icons import icon
 from .image_model import ImageModel
-from .workers import run_in_pool
+from .workers import TaskPool
 
 PREVIEW_SIDE = 2048
 
@@ -90,9 +90,7 @@ class PreviewDialog(QDialog):
         self.model, self.row = model, row
         self.setWindowTitle("Preview")
         self.resize(1100, 780)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._tasks: list = []
+        self._pool = TaskPool(1, "preview", self)
         self.facts: PhotoFacts | None = None  # of the photo on show, once loaded
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -140,7 +138,7 @@ class PreviewDialog(QDialog):
         self.position.setText(f"{self.row + 1} of {count}")
         self.back.setEnabled(self.row > 0)
         self.forward.setEnabled(self.row < count - 1)
-        self._tasks = [run_in_pool(self._pool, _load_for, self.model.session.root, path, done=self._loaded)]
+        self._pool.submit(_load_for, self.model.session.root, path, done=self._loaded)
 
     def _loaded(self, result) -> None:
         path, facts = result
@@ -173,8 +171,7 @@ class PreviewDialog(QDialog):
         self.show_row(self.model.rowCount() - 1)
 
     def done(self, result: int) -> None:
-        self._pool.clear()
-        self._pool.waitForDone(2000)
+        self._pool.shutdown()
         super().done(result)
 
 

@@ -14,15 +14,18 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 
 from PIL import Image
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from engine.cache import default_cache_dir
 from engine.decode import DecodeError, open_rgb
+
+from .workers import Mailbox
 
 TIERS = (128, 256)  # decoded sizes (longer side, px); views scale down from the nearest
 MAX_PENDING = 300
@@ -40,7 +43,6 @@ def thumbnail_cache_dir() -> Path:
 
 class ThumbnailLoader(QObject):
     ready = Signal(str, int)  # relative path, tier
-    _loaded = Signal(int, str, int, object)  # generation, path, tier, QImage or None (failed)
 
     def __init__(self, parent: QObject | None = None, memory_bytes: int = 320 << 20, threads: int | None = None,
                  disk_dir: Path | None = None):
@@ -53,11 +55,11 @@ class ThumbnailLoader(QObject):
         self._lock = threading.Lock()
         self._pending: OrderedDict[tuple[str, int], str] = OrderedDict()  # key -> group, newest last
         self._in_flight: set[tuple[str, int]] = set()
+        self._done: list[tuple[int, str, int, QImage | None]] = []  # finished in the pool, not yet stored
         self._generation = 0
         self._drainers = 0
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(threads or max(2, min(4, QThreadPool.globalInstance().maxThreadCount())))
-        self._loaded.connect(self._store)
+        self._threads = threads or max(2, min(4, os.cpu_count() or 2))
+        self._mailbox = Mailbox(self)  # pool threads never emit signals themselves (see gui/workers.py)
 
     # ---- GUI thread ------------------------------------------------------------
     def set_root(self, root: Path | None) -> None:
@@ -95,7 +97,14 @@ class ThumbnailLoader(QObject):
             return len(self._pending) + len(self._in_flight)
 
     def wait(self, msecs: int = 10_000) -> bool:
-        return self._pool.waitForDone(msecs)
+        """Wait for the decoding threads to run dry (after ``set_root(None)``, at shutdown)."""
+        deadline = time.monotonic() + msecs / 1000
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._drainers:
+                    return True
+            time.sleep(0.005)
+        return False
 
     def _request(self, key: tuple[str, int], group: str) -> None:
         with self._lock:
@@ -105,11 +114,17 @@ class ThumbnailLoader(QObject):
             self._pending.move_to_end(key)
             while len(self._pending) > MAX_PENDING:
                 self._pending.popitem(last=False)  # the oldest request: scrolled past long ago
-            start = self._drainers < self._pool.maxThreadCount()
+            start = self._drainers < self._threads
             if start:
                 self._drainers += 1
         if start:
-            self._pool.start(_Drainer(self))
+            threading.Thread(target=self._drain, name="thumbnails", daemon=True).start()
+
+    def _take_results(self) -> None:
+        with self._lock:
+            done, self._done = self._done, []
+        for result in done:
+            self._store(*result)
 
     def _store(self, generation: int, path: str, tier: int, image: QImage | None) -> None:
         if generation != self._generation:
@@ -125,7 +140,17 @@ class ThumbnailLoader(QObject):
                 self._memory_bytes -= old.sizeInBytes()
         self.ready.emit(path, tier)
 
-    # ---- pool threads ----------------------------------------------------------
+    # ---- decoding threads --------------------------------------------------------
+    def _drain(self) -> None:
+        """Serve requests until none are left; at most ``threads`` of these run at once."""
+        while True:
+            job = self._next()
+            if job is None:
+                return
+            (path, tier), generation, root = job
+            image = load_thumbnail(root / path, tier, self.disk_dir)
+            self._finish((path, tier), generation, image)
+
     def _next(self):
         with self._lock:
             if not self._pending:
@@ -138,24 +163,10 @@ class ThumbnailLoader(QObject):
     def _finish(self, key, generation, image) -> None:
         with self._lock:
             self._in_flight.discard(key)
-        self._loaded.emit(generation, key[0], key[1], image)
-
-
-class _Drainer(QRunnable):
-    """Serves requests until none are left; at most one per pool thread."""
-
-    def __init__(self, loader: ThumbnailLoader):
-        super().__init__()
-        self.loader = loader
-
-    def run(self) -> None:
-        while True:
-            job = self.loader._next()
-            if job is None:
-                return
-            (path, tier), generation, root = job
-            image = load_thumbnail(root / path, tier, self.loader.disk_dir)
-            self.loader._finish((path, tier), generation, image)
+            self._done.append((generation, key[0], key[1], image))
+            notify = len(self._done) == 1  # one delivery collects everything finished meanwhile
+        if notify:
+            self._mailbox.post(self._take_results)
 
 
 def load_thumbnail(path: Path, tier: int, disk_dir: Path | None) -> QImage | None:

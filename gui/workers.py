@@ -1,11 +1,16 @@
-"""Background work without touching widgets: generator workers on a QThread, small jobs in a pool.
+"""Background work without touching widgets: generator workers and small jobs in plain threads.
+
+Every signal is emitted on the GUI thread. Worker threads never emit: they
+post to a ``Mailbox``, which wakes the GUI thread with one queued
+``QMetaObject.invokeMethod`` and makes the calls there. That keeps emission,
+slot calls and object lifetimes on one thread, clear of PySide's history of
+cross-thread emission bugs (PYSIDE-3124), and since no Qt object lives in a
+worker, plain ``threading`` threads are all it takes.
 
 ``GeneratorWorker`` follows superqt's ``_qthreading`` pattern: the function is a
 generator that receives a ``cancel`` event; every value it yields becomes a
 ``progress`` signal (coalesced, so a chatty generator cannot flood the GUI
 thread), its return value becomes ``returned`` and an exception ``errored``.
-Receivers must be methods of QObjects living on the GUI thread, so Qt queues
-the calls there.
 """
 
 from __future__ import annotations
@@ -13,9 +18,35 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from collections import deque
 from typing import Any, Callable
 
-from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+from concurrent.futures import ThreadPoolExecutor
+
+from PySide6.QtCore import QMetaObject, QObject, Qt, Signal, Slot
+
+
+class Mailbox(QObject):
+    """Calls ``callback(*args)`` on the GUI thread for any thread that ``post``s it, in order."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._lock = threading.Lock()
+        self._letters: deque = deque()
+
+    def post(self, callback: Callable[..., Any], *args) -> None:
+        with self._lock:
+            self._letters.append((callback, args))
+            wake = len(self._letters) == 1  # one wake-up delivers everything posted meanwhile
+        if wake:
+            QMetaObject.invokeMethod(self, "_deliver", Qt.ConnectionType.QueuedConnection)
+
+    @Slot()
+    def _deliver(self) -> None:
+        with self._lock:
+            letters, self._letters = self._letters, deque()
+        for callback, args in letters:
+            callback(*args)
 
 
 class GeneratorWorker(QObject):
@@ -23,62 +54,49 @@ class GeneratorWorker(QObject):
     returned = Signal(object)
     errored = Signal(object)  # the exception; ``traceback_text`` is attached to it
     finished = Signal()
-    _alive: set["GeneratorWorker"] = set()  # running workers, kept until their thread has ended
+    _alive: set["GeneratorWorker"] = set()  # running workers, kept until ``finished`` has been delivered
 
     def __init__(self, func: Callable[..., Any], *args, min_interval: float = 0.1, **kwargs):
         super().__init__()
         self.cancel_event = threading.Event()
         self._call = (func, args, kwargs)
         self._min_interval = min_interval
-        self._thread: QThread | None = None
+        self._thread: threading.Thread | None = None
+        self._mailbox = Mailbox(self)
 
     @property
     def cancelled(self) -> bool:
         return self.cancel_event.is_set()
 
     def start(self) -> None:
-        # Parented to the application so that only ``deleteLater`` (after it has ended) destroys it,
-        # never Python's garbage collector while it still runs.
-        thread = QThread(QCoreApplication.instance())
-        thread.setObjectName(f"worker-{self._call[0].__name__}")
-        self.moveToThread(thread)
-        thread.started.connect(self._run)
-        self.finished.connect(thread.quit)
-        thread.finished.connect(self._release)
-        thread.finished.connect(thread.deleteLater)
-        self._thread = thread
+        self._thread = threading.Thread(target=self._run, name=f"worker-{self._call[0].__name__}", daemon=True)
         GeneratorWorker._alive.add(self)  # receivers of ``finished`` get it even if the owner lets go at once
-        thread.start()
+        self._thread.start()
 
     def cancel(self) -> None:
         self.cancel_event.set()
 
     def wait(self, msecs: int = 30_000) -> bool:
         """Block until the thread has ended (for shutdown and tests)."""
-        thread = self._thread
-        try:
-            return thread.wait(msecs) if thread is not None else True
-        except RuntimeError:  # the QThread was already deleted: it has ended
-            return True
+        if self._thread is not None:
+            self._thread.join(msecs / 1000)
+            return not self._thread.is_alive()
+        return True
 
-    @Slot()
-    def _release(self) -> None:
-        GeneratorWorker._alive.discard(self)
-
-    @Slot()
     def _run(self) -> None:
         func, args, kwargs = self._call
         try:
             result = self._drive(func(*args, cancel=self.cancel_event, **kwargs))
         except BaseException as exc:  # noqa: BLE001 - every failure is reported to the GUI
             exc.traceback_text = traceback.format_exc()
-            outcome = (self.errored, exc)
+            self._mailbox.post(self.errored.emit, exc)
         else:
-            outcome = (self.returned, result)
-        self.moveToThread(QCoreApplication.instance().thread())
-        signal, value = outcome
-        signal.emit(value)
+            self._mailbox.post(self.returned.emit, result)
+        self._mailbox.post(self._finish)
+
+    def _finish(self) -> None:
         self.finished.emit()
+        GeneratorWorker._alive.discard(self)
 
     def _drive(self, generator):
         last_emit, held = 0.0, None
@@ -87,44 +105,41 @@ class GeneratorWorker(QObject):
                 value = next(generator)
             except StopIteration as stop:
                 if held is not None:
-                    self.progress.emit(held)
+                    self._mailbox.post(self.progress.emit, held)
                 return stop.value
             now = time.monotonic()
             if now - last_emit >= self._min_interval:
-                self.progress.emit(value)
+                self._mailbox.post(self.progress.emit, value)
                 last_emit, held = now, None
             else:
                 held = value
 
 
-class _TaskSignals(QObject):
-    done = Signal(object)
-    failed = Signal(object)
+class TaskPool(QObject):
+    """Plain functions run in a few background threads; ``done``/``failed`` callbacks run on the GUI thread."""
 
+    def __init__(self, threads: int = 1, name: str = "task", parent: QObject | None = None):
+        super().__init__(parent)
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix=name)
+        self._mailbox = Mailbox(self)
 
-class PoolTask(QRunnable):
-    """A plain function run once in a thread pool; ``signals.done``/``failed`` carry the outcome."""
+    def submit(self, func: Callable[..., Any], *args, done=None, failed=None):
+        return self._executor.submit(self._call, func, args, done, failed)
 
-    def __init__(self, func: Callable[..., Any], *args):
-        super().__init__()
-        self.signals = _TaskSignals()
-        self._func, self._args = func, args
-
-    def run(self) -> None:
+    def _call(self, func, args, done, failed) -> None:
         try:
-            result = self._func(*self._args)
+            result = func(*args)
         except Exception as exc:  # noqa: BLE001 - reported to the GUI
             exc.traceback_text = traceback.format_exc()
-            self.signals.failed.emit(exc)
+            if failed is not None:
+                self._mailbox.post(failed, exc)
         else:
-            self.signals.done.emit(result)
+            if done is not None:
+                self._mailbox.post(done, result)
 
+    def wait(self) -> None:
+        """Finish what was submitted (its callbacks run later, from the event loop)."""
+        self._executor.submit(lambda: None).result()
 
-def run_in_pool(pool: QThreadPool, func: Callable[..., Any], *args, done=None, failed=None) -> PoolTask:
-    task = PoolTask(func, *args)
-    if done is not None:
-        task.signals.done.connect(done)
-    if failed is not None:
-        task.signals.failed.connect(failed)
-    pool.start(task)
-    return task
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)

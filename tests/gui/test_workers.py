@@ -1,0 +1,77 @@
+"""The plumbing under every background job: workers, the task pool, the mailbox, the emit shim."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from PySide6.QtCore import QObject, Signal
+
+from gui.workers import GeneratorWorker, Mailbox, TaskPool
+
+
+def test_emitting_many_signals_keeps_true_alive(app):
+    """PySide6 6.12.0 drops a reference to True per emit; gui.qt_compat puts it back."""
+
+    class Emitter(QObject):
+        fired = Signal(str, int)
+
+    emitter = Emitter()
+    emitter.fired.connect(lambda *_: None)
+    before = sys.getrefcount(True)
+    for _ in range(5000):
+        emitter.fired.emit("x", 1)
+    assert sys.getrefcount(True) >= before
+
+
+def test_generator_worker_reports_progress_result_and_runs_off_the_gui_thread(app, qtbot):
+    seen_threads = []
+
+    def job(n, cancel):
+        seen_threads.append(threading.current_thread())
+        for i in range(n):
+            yield i
+        return "done"
+
+    worker = GeneratorWorker(job, 5, min_interval=0)
+    progress, results = [], []
+    worker.progress.connect(progress.append)
+    worker.returned.connect(results.append)
+    with qtbot.waitSignal(worker.finished, timeout=5000):
+        worker.start()
+    assert progress == [0, 1, 2, 3, 4] and results == ["done"]
+    assert seen_threads[0] is not threading.main_thread()
+
+
+def test_generator_worker_cancel_and_errors(app, qtbot):
+    def job(cancel):
+        while not cancel.is_set():
+            yield "tick"
+        raise RuntimeError("stopped on request")
+
+    worker = GeneratorWorker(job)
+    errors = []
+    worker.errored.connect(errors.append)
+    worker.start()
+    worker.cancel()
+    with qtbot.waitSignal(worker.finished, timeout=5000):
+        pass
+    assert [str(e) for e in errors] == ["stopped on request"] and hasattr(errors[0], "traceback_text")
+    assert worker.wait(1000)
+
+
+def test_task_pool_and_mailbox_deliver_on_the_gui_thread(app, qtbot):
+    pool = TaskPool(2)
+    where = []
+    pool.submit(lambda: threading.current_thread() is threading.main_thread(), done=where.append)
+    pool.submit(lambda: 1 / 0, failed=lambda exc: where.append(type(exc).__name__))
+    qtbot.waitUntil(lambda: len(where) == 2, timeout=5000)
+    assert sorted(map(str, where)) == ["False", "ZeroDivisionError"]
+    mailbox, calls = Mailbox(), []
+    threads = [threading.Thread(target=lambda: [mailbox.post(calls.append, i) for i in range(100)]) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    qtbot.waitUntil(lambda: len(calls) == 400, timeout=5000)
+    pool.shutdown()
