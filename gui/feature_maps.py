@@ -69,6 +69,7 @@ class MapGrid(QWidget):
         self.images: list[QImage] = []
         self.labels: list[int] = []
         self.strength: list[float] = []
+        self._shrunk: dict[tuple[int, int], QImage] = {}
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
 
@@ -91,6 +92,7 @@ class MapGrid(QWidget):
         return max(1, (width - GAP) // (self.cell + GAP))
 
     def _relayout(self) -> None:
+        self._shrunk = {}
         rows = math.ceil(len(self.images) / self.columns()) if self.images else 0
         self.setMinimumSize(self.cell + 2 * GAP, rows * (self.cell + GAP) + GAP)
         self.resize(max(self.width(), self.minimumWidth()), self.minimumHeight())
@@ -109,7 +111,9 @@ class MapGrid(QWidget):
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        # Enlarged maps stay blocky (every activation visible); shrunk ones are filtered, not aliased.
+        shrinking = bool(self.images) and self.cell < self.images[0].width()
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, shrinking)
         small = QFont(self.font())
         small.setPointSizeF(max(6.5, self.font().pointSizeF() - 2))
         painter.setFont(small)
@@ -118,6 +122,12 @@ class MapGrid(QWidget):
             rect = self.cell_rect(i)
             if not rect.intersects(visible):
                 continue
+            if shrinking:  # an area-averaged copy: thin lines in early layers stay visible when small
+                key = (i, self.cell)
+                if key not in self._shrunk:
+                    self._shrunk[key] = image.scaled(self.cell, self.cell, Qt.AspectRatioMode.IgnoreAspectRatio,
+                                                     Qt.TransformationMode.SmoothTransformation)
+                image = self._shrunk[key]
             painter.drawImage(rect, image)
             if self.cell >= 48:
                 label = str(self.labels[i])
