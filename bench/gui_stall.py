@@ -49,11 +49,15 @@ def main() -> int:
     window.k_spin.setValue(args.clusters)
 
     gaps: list[float] = []
+    long_ones: list[tuple[float, int, str]] = []  # (seconds since start, gap ms, status text then)
     clock = QElapsedTimer()
     ticker = QTimer(interval=5)
 
     def tick() -> None:
-        gaps.append(clock.restart())
+        gap = clock.restart()
+        gaps.append(gap)
+        if gap > 50:
+            long_ones.append((time.perf_counter() - started, gap, window.status_text.text()))
 
     ticker.timeout.connect(tick)
 
@@ -75,6 +79,8 @@ def main() -> int:
     print(f"status: {window.status_text.text()}")
     print(f"max stall: {gaps_ms.max():.1f} ms; 99th percentile: {np.percentile(gaps_ms, 99):.1f} ms; "
           f"median: {np.median(gaps_ms):.1f} ms; ticks over 100 ms: {int((gaps_ms > 100).sum())}")
+    for at, gap, status in sorted(long_ones, key=lambda item: -item[1])[:5]:
+        print(f"  {gap} ms gap ending {at:.1f} s in, while showing: {status}")
     return 0
 
 

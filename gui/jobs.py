@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
 import queue
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -127,6 +129,16 @@ _child: dict = {}
 
 def _child_init(progress, cancel) -> None:
     _child.update(progress=progress, cancel=cancel, extractor=None)
+    if hasattr(os, "nice"):
+        os.nice(5)  # background work: the window gets the CPU first when both want it
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """If the window's process dies without shutting us down (killed, crashed), do not linger."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def _extractor(weights: WeightsSource):

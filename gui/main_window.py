@@ -475,8 +475,7 @@ class MainWindow(QMainWindow):
         else:
             self.progress.setRange(0, 0)
             self.rate_label.clear()
-            self.set_status(_STAGE_TEXT.get(progress.stage, progress.message) if not progress.message
-                            or progress.stage in ("model", "cache") else f"{progress.message}…")
+            self.set_status(_STAGE_TEXT.get(progress.stage) or progress.message)
 
     def _analysis_done(self, result: AnalysisResult) -> None:
         worker = self.sender()
@@ -948,6 +947,7 @@ class MainWindow(QMainWindow):
 _STAGE_TEXT = {
     "model": "Loading the image model…",
     "scan": "Looking for photos…",
+    "features": "Analysing photos…",
     "cache": "Checking which photos were analysed before…",
     "cluster": "Grouping photos…",
 }
