@@ -1,0 +1,51 @@
+"""The thumbnail loader: decoded off the GUI thread, kept on disk, stale requests dropped, bad files marked."""
+
+from __future__ import annotations
+
+from gui.thumbnails import ThumbnailLoader, tier_for
+
+
+def _load_all(loader, qtbot, paths, tier=128):
+    for p in paths:
+        loader.get(p, tier)
+    qtbot.waitUntil(lambda: all(loader.get(p, tier) is not None or loader.failed(p, tier) for p in paths),
+                    timeout=10_000)
+
+
+def test_disk_cache_serves_a_second_loader(app, qtbot, photos, tmp_path):
+    paths = [f"red/red_{i}.jpg" for i in range(4)]
+    first = ThumbnailLoader(disk_dir=tmp_path / "thumbs")
+    first.set_root(photos)
+    _load_all(first, qtbot, paths)
+    stored = list((tmp_path / "thumbs").rglob("*.jpg"))
+    assert len(stored) == 4
+    second = ThumbnailLoader(disk_dir=tmp_path / "thumbs")
+    second.set_root(photos)
+    _load_all(second, qtbot, paths)
+    assert all(second.get(p, 128).width() == 64 for p in paths)
+    first.set_root(None), second.set_root(None)
+    assert first.wait() and second.wait()
+
+
+def test_unreadable_file_is_marked_failed(app, qtbot, photos, tmp_path):
+    (photos / "bad.jpg").write_bytes(b"nope")
+    loader = ThumbnailLoader(disk_dir=tmp_path / "thumbs")
+    loader.set_root(photos)
+    _load_all(loader, qtbot, ["bad.jpg"])
+    assert loader.failed("bad.jpg", 128) and loader.get("bad.jpg", 128) is None
+
+
+def test_prune_drops_queued_requests_of_rows_scrolled_away(app, photos, tmp_path):
+    loader = ThumbnailLoader(disk_dir=tmp_path / "thumbs")
+    loader._threads = 0  # no decoding thread starts, so the queue stays as asked
+    loader.set_root(photos)
+    for i in range(8):
+        loader.get(f"sky/sky_{i}.jpg", 256)
+    loader.get("red/red_0.jpg", 128, group="clusters")
+    assert loader.pending_count() == 9
+    loader.prune("grid", keep={"sky/sky_7.jpg"})
+    assert sorted(key[0] for key in loader._pending) == ["red/red_0.jpg", "sky/sky_7.jpg"]
+
+
+def test_tiers():
+    assert tier_for(80) == 128 and tier_for(200) == 256 and tier_for(900) == 256
