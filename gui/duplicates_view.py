@@ -324,7 +324,7 @@ class StackDuplicatesProxy(QSortFilterProxyModel):
         source = self.sourceModel().row_of(path)
         if source < 0:
             return -1
-        return self.mapFromSource(self.sourceModel().index(source)).row()
+        return self.mapFromSource(self.sourceModel().index(source, 0)).row()
 
 
 def paint_stack_edges(painter: QPainter, photo: QRectF, count: int) -> None:

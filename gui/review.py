@@ -107,7 +107,7 @@ class ConfidenceSortProxy(QSortFilterProxyModel):
         source = self.sourceModel().row_of(path)
         if source < 0:
             return -1
-        return self.mapFromSource(self.sourceModel().index(source)).row()
+        return self.mapFromSource(self.sourceModel().index(source, 0)).row()
 
 
 class DoubtfulModel(QAbstractListModel):

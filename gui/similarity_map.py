@@ -513,7 +513,9 @@ class SimilarityMapDock(QDockWidget):
             return  # stale: the folder or its analysis changed meanwhile (``_finished`` starts again)
         self._features = worker.features
         labels = np.array([session.labels.get(p, UNSORTED) for p in worker.images])
+        keep = self.view.selected_paths()
         self.view.set_points(worker.images, result.xy, labels, dict(session.names))
+        self.view.select(keep)  # a new layout keeps what was selected
         self.status.setText(f"{len(worker.images):,} photos · {result.method} · {time.perf_counter() - self._started:.1f} s")
         self._update_buttons()
         self.layoutReady.emit()

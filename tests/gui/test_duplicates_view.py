@@ -114,6 +114,14 @@ def test_stacking_proxy_for_the_grid(setup, qtbot, qtmodeltester):
     assert proxy.index(proxy.row_of("p3.jpg"), 0).data(StackCountRole) == 1
     assert proxy.stacked("p1.jpg")[0] == "p1.jpg" and len(proxy.stacked("p1.jpg")) == 3
     assert proxy.row_of("copies/p0_q40.jpg") == -1
+    from gui.review import ConfidenceSortProxy
+
+    doubtful = ConfidenceSortProxy()  # the window chains "doubtful first" over the stacks
+    doubtful.setSourceModel(proxy)
+    qtmodeltester.check(doubtful)
+    assert sorted(doubtful.paths()) == sorted(proxy.paths()) and doubtful.loader is loader
+    assert all(doubtful.row_of(p) == r for r, p in enumerate(doubtful.paths()))
+    assert doubtful.row_of("copies/p0_q40.jpg") == -1
     proxy.set_groups([])
     assert proxy.rowCount() == 9
     image = QImage(120, 120, QImage.Format.Format_ARGB32)

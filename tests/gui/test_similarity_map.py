@@ -113,10 +113,12 @@ def test_move_selection_to_a_cluster_is_undoable(dock, sorted_window, cluster_of
 def test_new_features_lay_the_map_out_again(dock, sorted_window, qtbot):
     s = sorted_window.session
     features = s.features[::-1].copy()
+    dock.select(s.images[:2])
     with qtbot.waitSignal(dock.layoutReady, timeout=30_000):
         s.set_analysis(s.images, features)
         sorted_window.editor.apply_clustering(cluster_features(features, k=2), {"clusters": 2, "method": "kmeans"})
     assert dock._features is features
+    assert dock.selected_paths() == s.images[:2]  # the selection survives the new layout
 
 
 def test_points_in_polygon():
