@@ -10,18 +10,27 @@ from PySide6.QtCore import QObject, Signal
 from gui.workers import GeneratorWorker, Mailbox, TaskPool
 
 
-def test_emitting_many_signals_keeps_true_alive(app):
-    """PySide6 6.12.0 drops a reference to True per emit; gui.qt_compat puts it back."""
+def test_heavy_emitting_and_model_reading_survive(app):
+    """PySide6 6.12.0 leaks references to True (emit) and None (data() of nothing); gui.qt_compat copes."""
+    from PySide6.QtCore import QAbstractListModel, QModelIndex
 
     class Emitter(QObject):
         fired = Signal(str, int)
 
-    emitter = Emitter()
+    class Empty(QAbstractListModel):
+        def rowCount(self, parent=QModelIndex()):
+            return 1
+
+        def data(self, index, role=0):
+            return None
+
+    emitter, model = Emitter(), Empty()
     emitter.fired.connect(lambda *_: None)
-    before = sys.getrefcount(True)
-    for _ in range(5000):
+    index = model.index(0)
+    for _ in range(20_000):
         emitter.fired.emit("x", 1)
-    assert sys.getrefcount(True) >= before
+        index.data()
+    assert sys.getrefcount(True) > 1000 and sys.getrefcount(None) > 1000
 
 
 def test_generator_worker_reports_progress_result_and_runs_off_the_gui_thread(app, qtbot):
