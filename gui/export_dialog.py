@@ -92,7 +92,7 @@ class ExportDialog(QDialog):
         layout.addLayout(form)
         clash = QLabel(CLASH_TEXT)
         clash.setWordWrap(True)
-        clash.setObjectName("emptyHint")
+        clash.setObjectName("hint")
         layout.addWidget(clash)
         self.folders = QTreeWidget()
         self.folders.setHeaderLabels(["Folder", "Photos"])

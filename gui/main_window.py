@@ -776,7 +776,7 @@ class MainWindow(QMainWindow):
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.recent_box.addWidget(title)
         for folder in folders:
-            button = QPushButton(folder)
+            button = QPushButton(folder, objectName="recentFolder")
             button.setFlat(True)
             button.setCursor(Qt.CursorShape.PointingHandCursor)
             button.setProperty("folder", folder)

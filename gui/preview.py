@@ -19,6 +19,7 @@ from .image_model import ImageModel
 from .workers import TaskPool
 
 PREVIEW_SIDE = 2048
+MAX_ENLARGE = 4
 
 
 @dataclass
@@ -61,7 +62,7 @@ def load_photo(path: Path) -> PhotoFacts:
 
 
 class _Canvas(QWidget):
-    """Paints the photo as large as fits, centred on a dark backdrop."""
+    """Paints the photo as large as fits (small ones up to 4x), centred on a dark backdrop."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -78,8 +79,8 @@ class _Canvas(QWidget):
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         size = self.image.size().scaled(self.size() - QSize(24, 24), Qt.AspectRatioMode.KeepAspectRatio)
-        if size.width() > self.image.width():  # never enlarge beyond the pixels there are
-            size = self.image.size()
+        if size.width() > MAX_ENLARGE * self.image.width():  # small photos grow, but not into a blur
+            size = self.image.size() * MAX_ENLARGE
         x, y = (self.width() - size.width()) / 2, (self.height() - size.height()) / 2
         painter.drawImage(QRectF(x, y, size.width(), size.height()), self.image)
 

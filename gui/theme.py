@@ -85,6 +85,9 @@ QFrame#banner QPushButton {{ color: #1f2328; background: rgba(255,255,255,0.6); 
 QWidget#emptyState {{ background: {base}; }}
 QLabel#emptyTitle {{ font-size: 20pt; font-weight: 600; color: {text}; }}
 QLabel#emptyHint {{ color: {muted}; font-size: 11pt; }}
+QLabel#hint {{ color: {muted}; }}
+QPushButton#recentFolder {{ color: #3b7ddd; border: none; padding: 2px 8px; text-align: center; }}
+QPushButton#recentFolder:hover {{ text-decoration: underline; }}
 QPushButton#bigButton {{ background: #3b7ddd; color: white; font-size: 12pt; font-weight: 600; border: none;
     border-radius: 8px; padding: 10px 22px; }}
 QPushButton#bigButton:hover {{ background: #346fc6; }}
