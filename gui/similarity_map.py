@@ -475,6 +475,7 @@ class SimilarityMapDock(QDockWidget):
         if session is not None:
             session.subscribe(self._session_changed)
         self.view.set_points([], np.zeros((0, 2)), np.zeros(0, int))
+        self._update_buttons()
         self.recompute()
 
     def select(self, paths) -> None:
@@ -489,7 +490,7 @@ class SimilarityMapDock(QDockWidget):
     def recompute(self) -> None:
         session = self.session
         if session is None or session.features is None or not len(session.images):
-            self.status.setText("Analyse the folder to see the map" if session is not None else "")
+            self.status.clear()  # the empty map says what to do
             return
         if self._worker is not None:
             self._again = True
