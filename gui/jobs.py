@@ -123,6 +123,13 @@ def cluster_job(features: np.ndarray, settings: dict, cancel: threading.Event):
     return ClusterResult(clustering, dict(settings), features)
 
 
+def split_job(root: Path, names: dict, cluster: int, members: list[str], features: np.ndarray, parts: int,
+              cancel: threading.Event):
+    """The Change that splits ``cluster`` (k-means on its photos), computed in the child, not yet applied."""
+    yield Progress("split", 0, 0, message="Splitting the cluster")
+    return (yield from ENGINE.run(_split_in_child, (Path(root), dict(names), cluster, members, features, parts), cancel))
+
+
 # ---- the child side -------------------------------------------------------------------
 _child: dict = {}
 
@@ -150,6 +157,17 @@ def _extractor(weights: WeightsSource):
         extractor.load()  # raises WeightsError with the fix-it text
         _child["extractor"] = extractor
     return extractor
+
+
+def _split_in_child(root: Path, names: dict, cluster: int, members: list[str], features: np.ndarray, parts: int):
+    """Split on a copy of the Session that holds just the cluster: the same names give the same new ids."""
+    from engine.session import Session
+
+    copy = Session(root, members)
+    copy.names = names
+    copy.labels = {p: cluster for p in members}
+    copy.features = features
+    return copy.split(cluster, parts)
 
 
 def _analyse_in_child(root: Path, weights: WeightsSource, settings: dict, cache_dir: Path) -> AnalysisResult:

@@ -49,7 +49,7 @@ from .cluster_model import ClusterIdRole, ClusterModel
 from .grid_view import PhotoGrid
 from .icons import app_icon, icon
 from .image_model import ALL, ImageModel
-from .jobs import AnalysisResult, ClusterResult, analysis_job, cluster_job
+from .jobs import AnalysisResult, ClusterResult, analysis_job, cluster_job, split_job
 from .skipped_dialog import SkippedDialog
 from .thumbnails import ThumbnailLoader
 from .undo import Editor
@@ -73,6 +73,8 @@ class MainWindow(QMainWindow):
         self._recluster: GeneratorWorker | None = None
         self._recluster_again = False
         self._analysis_started = 0.0
+        self._split: GeneratorWorker | None = None
+        self._edits = 0  # session changes seen, to notice a result computed from an older state
         self.loader = ThumbnailLoader(self)
         self.editor = Editor(self)
         self.images = ImageModel(self.loader, self)
@@ -420,7 +422,7 @@ class MainWindow(QMainWindow):
         """Save and let go of the current folder (an analysis of it is cancelled)."""
         if self.session is None:
             return
-        for worker in (self._analysis, self._recluster):
+        for worker in (self._analysis, self._recluster, self._split):
             if worker is not None:
                 worker.cancel()
         self.save_session(wait=True)
@@ -695,16 +697,46 @@ class MainWindow(QMainWindow):
             self._reselect_cluster(target)
 
     def split_cluster(self, parts: int) -> None:
+        """Split the chosen cluster in ``parts`` by k-means on its photos, computed in the analysis process."""
         cid = self.cluster_view.current_cluster()
-        if cid is None or cid == ALL or self.session is None:
+        session = self.session
+        if cid is None or cid == ALL or session is None or self._split is not None:
             return
-        try:
-            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-            self.editor.split(cid, parts)
-        except (RuntimeError, ValueError) as exc:
-            self.banner.show_message("info", f"Cannot split: {_html(str(exc))}.")
-        finally:
-            QApplication.restoreOverrideCursor()
+        members = list(session.members(cid))
+        if session.features is None:
+            self.banner.show_message("info", "Splitting needs the photos' features: press Analyse first.")
+            return
+        if len(members) < parts:
+            self.banner.show_message("info", f"{_html(session.name(cid))} has fewer than {parts} photos.")
+            return
+        index = {p: i for i, p in enumerate(session.images)}
+        features = session.features[[index[p] for p in members]]
+        worker = GeneratorWorker(split_job, session.root, dict(session.names), cid, members, features, parts)
+        worker.session, worker.edits = session, self._edits
+        worker.returned.connect(self._split_done)
+        worker.errored.connect(self._split_failed)
+        worker.finished.connect(self._split_finished)
+        self._split = worker
+        self.set_status(f"Splitting {session.name(cid)}…")
+        worker.start()
+        self._update_actions()
+
+    def _split_done(self, change) -> None:
+        worker = self.sender()
+        if self.session is None or worker.session is not self.session:
+            return
+        if worker.edits != self._edits:
+            self.set_status("The sorting changed while the split was computed; split again.")
+            return
+        self.editor.apply(change)
+        self.set_status(f"{change.text}. Ctrl+Z goes back.")
+
+    def _split_failed(self, exc: BaseException) -> None:
+        self.banner.show_message("info", f"Cannot split: {_html(str(exc))}.")
+
+    def _split_finished(self) -> None:
+        self._split = None
+        self._update_actions()
 
     def _split_from_menu(self) -> None:
         self.split_cluster(self.sender().data())
@@ -864,6 +896,7 @@ class MainWindow(QMainWindow):
 
     # ==== keeping ===================================================================
     def _session_changed(self, change) -> None:
+        self._edits += 1
         self._schedule_save()
         self._update_header()
         self._update_actions()
@@ -915,7 +948,8 @@ class MainWindow(QMainWindow):
         self.delete_action.setEnabled(real)
         self.merge_menu.setEnabled(real and len(self.session.names) > 1)
         cid = self.cluster_view.current_cluster() if has_session else None
-        self.split_menu.setEnabled(has_session and cid not in (None, ALL) and self.session.features is not None)
+        self.split_menu.setEnabled(has_session and cid not in (None, ALL) and self.session.features is not None
+                                   and self._split is None)
         self.reset_pins_action.setEnabled(has_session and bool(self.session.pinned))
         self.skipped_action.setEnabled(bool(self.skipped))
         for widget in (self.k_spin, self.method_combo):
@@ -933,7 +967,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, lambda: self.open_folder(folder))
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        for worker in (self._analysis, self._recluster):
+        for worker in (self._analysis, self._recluster, self._split):
             if worker is not None:
                 worker.cancel()
                 worker.wait()

@@ -65,8 +65,9 @@ class Editor(QObject):
     def delete_cluster(self, cluster: int) -> Change:
         return self._record(self.session.delete_cluster(cluster))
 
-    def split(self, cluster: int, parts: int) -> Change:
-        return self._record(self.session.split(cluster, parts))
+    def apply(self, change: Change) -> Change:
+        """Commit a Change computed elsewhere (a split made in the analysis process) and record it."""
+        return self._record(self.session.commit(change))
 
     def reset_pins(self, paths: Iterable[str] | None = None) -> Change:
         return self._record(self.session.reset_pins(paths))

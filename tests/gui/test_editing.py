@@ -109,7 +109,7 @@ def test_drag_cluster_onto_another_merges(sorted_window, cluster_of):
     assert red in s.names and len(s.members(red)) == 8 and w.clusters.rowCount() == 4
 
 
-def test_merge_delete_split_from_the_menus(sorted_window, cluster_of):
+def test_merge_delete_split_from_the_menus(sorted_window, cluster_of, qtbot):
     w, s = sorted_window, sorted_window.session
     red, sky, stripes = (cluster_of(s, f) for f in ("red", "sky", "stripes"))
     w.cluster_view.setCurrentIndex(w.clusters.index(w.clusters.row_of(red)))
@@ -128,7 +128,9 @@ def test_merge_delete_split_from_the_menus(sorted_window, cluster_of):
 
     w.cluster_view.setCurrentIndex(w.clusters.index(w.clusters.row_of(sky)))
     w.split_cluster(2)
+    qtbot.waitUntil(lambda: w._split is None, timeout=60_000)
     assert len(s.names) == 4 and 0 < len(s.members(sky)) < 8
+    assert w.undo_action.text().startswith("Undo Split")
     w.undo_action.trigger()
     assert len(s.names) == 3 and len(s.members(sky)) == 8
 
