@@ -71,3 +71,30 @@ def test_thumbnail_size_slider_changes_grid_and_tier(window, photos):
     window.size_slider.setValue(240)
     assert window.images.tier == 256
     assert window.grid.gridSize().height() > 240
+
+
+def test_run_opens_the_folder_from_the_command_line(app, photos, monkeypatch, qtbot):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from gui import app as app_module
+
+    windows = []
+
+    class Recorded(app_module.MainWindow):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            windows.append(self)
+
+    monkeypatch.setattr(app_module, "MainWindow", Recorded)
+
+    def quit_when_open() -> None:
+        if windows and windows[0].session is not None:
+            QApplication.instance().quit()
+        else:
+            QTimer.singleShot(50, quit_when_open)
+
+    QTimer.singleShot(50, quit_when_open)
+    assert app_module.run([str(photos)]) == 0
+    assert windows[0].session.root == photos.resolve() and windows[0].images.rowCount() == 24
+    windows[0].deleteLater()
