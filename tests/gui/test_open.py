@@ -74,9 +74,6 @@ def test_thumbnail_size_slider_changes_grid_and_tier(window, photos):
 
 
 def test_run_opens_the_folder_from_the_command_line(app, photos, monkeypatch, qtbot):
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
-
     from gui import app as app_module
 
     windows = []
@@ -86,15 +83,12 @@ def test_run_opens_the_folder_from_the_command_line(app, photos, monkeypatch, qt
             super().__init__(*args, **kwargs)
             windows.append(self)
 
+    def event_loop() -> int:  # stands in for app.exec(): runs until the folder is open, then "quits"
+        qtbot.waitUntil(lambda: bool(windows) and windows[0].session is not None, timeout=5000)
+        return 0
+
     monkeypatch.setattr(app_module, "MainWindow", Recorded)
-
-    def quit_when_open() -> None:
-        if windows and windows[0].session is not None:
-            QApplication.instance().quit()
-        else:
-            QTimer.singleShot(50, quit_when_open)
-
-    QTimer.singleShot(50, quit_when_open)
+    monkeypatch.setattr(app, "exec", event_loop)
     assert app_module.run([str(photos)]) == 0
     assert windows[0].session.root == photos.resolve() and windows[0].images.rowCount() == 24
-    windows[0].deleteLater()
+    windows[0].close()
