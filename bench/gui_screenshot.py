@@ -23,15 +23,15 @@ os.environ.setdefault("PHOTOCLUSTER_CACHE_DIR", str(REPO / "bench" / "out" / "ca
 _TMP = tempfile.mkdtemp(prefix="photocluster-shot-")
 os.environ["PHOTOCLUSTER_DATA_DIR"] = _TMP  # start from a fresh sorting, not one saved earlier
 
-from PIL import Image  # noqa: E402
-from PySide6.QtCore import QEventLoop, QSettings  # noqa: E402
-from PySide6.QtGui import QImage  # noqa: E402
+from PIL import Image
+from PySide6.QtCore import QEventLoop, QSettings
+from PySide6.QtGui import QImage
 
 QSettings.setDefaultFormat(QSettings.Format.IniFormat)
 QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, _TMP)
 
-from gui.app import create_application  # noqa: E402
-from gui.main_window import MainWindow  # noqa: E402
+from gui.app import create_application
+from gui.main_window import MainWindow
 
 
 def wait_until(app, condition, timeout_s: float) -> bool:
@@ -83,7 +83,7 @@ def main() -> int:
         return 1
     print(window.status_text.text())
     session = window.session
-    first = sorted(session.names)[0]
+    first = min(session.names)
     window.cluster_view.setCurrentIndex(window.clusters.index(window.clusters.row_of(first)))
     # Show a correction in progress: one photo moved by hand into the first cluster (pin marker).
     stranger = next(p for p in session.images if session.labels[p] != first)

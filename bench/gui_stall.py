@@ -23,14 +23,14 @@ _TMP = tempfile.mkdtemp(prefix="photocluster-stall-")
 os.environ["PHOTOCLUSTER_CACHE_DIR"] = os.path.join(_TMP, "cache")  # cold: every photo goes through the model
 os.environ["PHOTOCLUSTER_DATA_DIR"] = os.path.join(_TMP, "data")
 
-import numpy as np  # noqa: E402
-from PySide6.QtCore import QElapsedTimer, QSettings, QTimer  # noqa: E402
+import numpy as np
+from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
 
 QSettings.setDefaultFormat(QSettings.Format.IniFormat)
 QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, os.path.join(_TMP, "settings"))
 
-from gui.app import create_application  # noqa: E402
-from gui.main_window import MainWindow  # noqa: E402
+from gui.app import create_application
+from gui.main_window import MainWindow
 
 
 def main() -> int:

@@ -6,7 +6,7 @@ they read well in light and dark mode alike, with a faded copy for disabled stat
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QRectF, Qt
@@ -30,7 +30,7 @@ def app_icon() -> QIcon:
     return QIcon(str(RESOURCES / "app.svg"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _icon(name: str, normal: str, disabled: str) -> QIcon:
     svg = (RESOURCES / f"{name}.svg").read_text(encoding="utf-8")
     result = QIcon()

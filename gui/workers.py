@@ -19,9 +19,9 @@ import threading
 import time
 import traceback
 from collections import deque
-from typing import Any, Callable
-
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
 
 from PySide6.QtCore import QMetaObject, QObject, Qt, Signal, Slot
 
@@ -54,7 +54,7 @@ class GeneratorWorker(QObject):
     returned = Signal(object)
     errored = Signal(object)  # the exception; ``traceback_text`` is attached to it
     finished = Signal()
-    _alive: set["GeneratorWorker"] = set()  # running workers, kept until ``finished`` has been delivered
+    _alive: ClassVar[set[GeneratorWorker]] = set()  # running workers, kept until ``finished`` has been delivered
 
     def __init__(self, func: Callable[..., Any], *args, min_interval: float = 0.1, **kwargs):
         super().__init__()

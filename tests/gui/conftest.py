@@ -8,9 +8,9 @@ from pathlib import Path
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings
 
 _SETTINGS_DIR = tempfile.mkdtemp(prefix="photocluster-qsettings-")
 QSettings.setDefaultFormat(QSettings.Format.IniFormat)

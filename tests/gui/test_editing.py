@@ -58,7 +58,7 @@ def test_grid_of_one_cluster_follows_moves(sorted_window, cluster_of, qtmodeltes
 def test_number_keys_send_the_selection(sorted_window, qtbot, cluster_of):
     w, s = sorted_window, sorted_window.session
     targets = w.clusters.sorting_targets()
-    photo = [p for p in s.images if s.labels[p] != targets[1]][0]
+    photo = next(p for p in s.images if s.labels[p] != targets[1])
     _select(w, [photo])
     w.grid.setFocus()
     qtbot.keyClick(w.grid, Qt.Key.Key_2)
@@ -89,7 +89,7 @@ def test_new_cluster_rename_and_undo(sorted_window, qtbot):
 
 
 def test_rename_refuses_empty_and_special_rows(sorted_window):
-    w, s = sorted_window, sorted_window.session
+    w = sorted_window
     assert not w.clusters.setData(w.clusters.index(0), "Anything")  # All photos
     assert not w.clusters.setData(w.clusters.index(1), "   ")
     assert not (w.clusters.flags(w.clusters.index(0)) & Qt.ItemFlag.ItemIsEditable)
@@ -114,7 +114,7 @@ def test_merge_delete_split_from_the_menus(sorted_window, cluster_of, qtbot):
     red, sky, stripes = (cluster_of(s, f) for f in ("red", "sky", "stripes"))
     w.cluster_view.setCurrentIndex(w.clusters.index(w.clusters.row_of(red)))
     w._fill_merge_menu()
-    merge = [a for a in w.merge_menu.actions() if a.data() == sky][0]
+    merge = next(a for a in w.merge_menu.actions() if a.data() == sky)
     merge.trigger()
     assert red not in s.names and w.cluster_view.current_cluster() == sky
     w.undo_action.trigger()

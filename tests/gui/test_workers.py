@@ -38,8 +38,7 @@ def test_generator_worker_reports_progress_result_and_runs_off_the_gui_thread(ap
 
     def job(n, cancel):
         seen_threads.append(threading.current_thread())
-        for i in range(n):
-            yield i
+        yield from range(n)
         return "done"
 
     worker = GeneratorWorker(job, 5, min_interval=0)
