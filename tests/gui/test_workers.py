@@ -11,7 +11,8 @@ from gui.workers import GeneratorWorker, Mailbox, TaskPool
 
 
 def test_heavy_emitting_and_model_reading_survive(app):
-    """PySide6 6.12.0 leaks references to True (emit) and None (data() of nothing); gui.qt_compat copes."""
+    """PySide6 6.12.0 leaked a reference to True per emit and to None per empty data() and crashed the
+    interpreter after a few thousand (pyproject excludes it); the binding we install must survive this."""
     from PySide6.QtCore import QAbstractListModel, QModelIndex
 
     class Emitter(QObject):
