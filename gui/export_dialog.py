@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.cluster import UNSORTED
-from engine.export import ExportPlan, ExportReport, plan_export, run_export
+from engine.export import ExportPlan, ExportReport, plan_export, run_export, undo_export
 from engine.session import Session
 
 from . import settings as app_settings
@@ -51,6 +51,10 @@ CLASH_TEXT = ("Nothing is ever overwritten: when a name is already taken in a fo
 
 def _export(plan: ExportPlan, cancel):
     return (yield from run_export(plan, cancel))
+
+
+def _undo(dest: Path, cancel):
+    return (yield from undo_export(dest, cancel))
 
 
 class ExportDialog(QDialog):
@@ -123,11 +127,16 @@ class ExportDialog(QDialog):
         self.open_button = self.buttons.addButton("Open Destination", QDialogButtonBox.ButtonRole.ActionRole)
         self.open_button.setIcon(icon("external"))
         self.open_button.setVisible(False)
+        self.undo_button = self.buttons.addButton("Undo Export", QDialogButtonBox.ButtonRole.ActionRole)
+        self.undo_button.setIcon(icon("undo"))
+        self.undo_button.setToolTip("Put moved photos back where they were and remove the copies and links made")
+        self.undo_button.setVisible(False)
         self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
         self.close_button.setVisible(False)
         self.export_button.clicked.connect(self.start_export)
         self.open_button.clicked.connect(self.open_destination)
+        self.undo_button.clicked.connect(self.start_undo)
         self.cancel_button.clicked.connect(self.cancel_or_close)
         self.close_button.clicked.connect(self.accept)
         layout.addWidget(self.buttons)
@@ -201,7 +210,17 @@ class ExportDialog(QDialog):
         if self.plan is None or self._worker is not None:
             return
         app_settings.settings().setValue("exportParent", str(self.plan.dest.parent))
-        worker = GeneratorWorker(_export, self.plan)
+        self._run(GeneratorWorker(_export, self.plan), len(self.plan.items))
+
+    def start_undo(self) -> None:
+        """Undo the export just made, from its journal in the destination."""
+        if self.plan is None or self._worker is not None:
+            return
+        self.undo_button.setEnabled(False)
+        self.result.setVisible(False)
+        self._run(GeneratorWorker(_undo, self.plan.dest), len(self.report.done) if self.report else 0)
+
+    def _run(self, worker: GeneratorWorker, total: int) -> None:
         worker.progress.connect(self._progress)
         worker.returned.connect(self._done)
         worker.errored.connect(self._failed)
@@ -211,7 +230,7 @@ class ExportDialog(QDialog):
             if isinstance(widget, (QRadioButton, QLineEdit, QCheckBox)) and widget is not self.dry_run_box:
                 widget.setEnabled(False)
         self.export_button.setEnabled(False)
-        self.progress.setRange(0, len(self.plan.items))
+        self.progress.setRange(0, max(1, total))
         self.progress.setValue(0)
         self.progress.setVisible(True)
         worker.start()
@@ -219,7 +238,8 @@ class ExportDialog(QDialog):
     def _progress(self, progress) -> None:
         self.progress.setRange(0, max(1, progress.total))
         self.progress.setValue(progress.done)
-        self.plan_label.setText(f"Exporting: {progress.done:,} of {progress.total:,} · {progress.message}")
+        doing = "Undoing the export" if progress.stage == "undo" else "Exporting"
+        self.plan_label.setText(f"{doing}: {progress.done:,} of {progress.total:,} · {progress.message}")
 
     def _done(self, report: ExportReport) -> None:
         self.report = report
@@ -238,8 +258,10 @@ class ExportDialog(QDialog):
         self.plan_label.setText("Done." if not report.cancelled else "Cancelled.")
         if report.skipped:
             self.dry_run.setPlainText("\n".join(f"skipped {rel}: {why}" for rel, why in report.skipped))
-        self.open_button.setVisible(True)
-        if report.mode == "move" and report.done:
+        self.open_button.setVisible(report.mode != "undo")
+        self.undo_button.setVisible(report.mode != "undo" and bool(report.done))
+        self.undo_button.setEnabled(True)
+        if report.mode in ("move", "undo") and report.done:
             self.moved_photos.emit()
 
     def _failed(self, exc: BaseException) -> None:

@@ -40,7 +40,8 @@ from PySide6.QtWidgets import (
 from engine.cluster import UNSORTED
 from engine.features import Cancelled
 from engine.scan import scan_folder
-from engine.session import Session, SessionError, atomic_write_text, session_path_for
+from engine.lock import FolderInUse, FolderLock
+from engine.session import Session, atomic_write_text, load_or_set_aside, session_path_for
 from engine.weights import WeightsError, resolve_weights
 
 from . import settings as app_settings
@@ -69,6 +70,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.weights_option = weights
         self.session: Session | None = None
+        self._lock: FolderLock | None = None  # held while a folder is open; None = read-only
         self.skipped: list = []
         self._analysis: GeneratorWorker | None = None
         self._recluster: GeneratorWorker | None = None
@@ -392,7 +394,13 @@ class MainWindow(QMainWindow):
         finally:
             QApplication.restoreOverrideCursor()
         self.banner.hide()
-        session, restored, problem = _load_or_new_session(scan.root, scan.images)
+        self._lock, problem = FolderLock(scan.root), ""
+        try:
+            self._lock.acquire()
+        except FolderInUse as exc:  # another window has it: look, but never overwrite its sorting
+            self._lock, problem = None, _html(str(exc))
+        session, restored, damaged = _load_or_new_session(scan.root, scan.images)
+        problem = " ".join(filter(None, [problem, damaged]))
         self.skipped = list(scan.skipped)
         self.loader.set_root(scan.root)
         self.editor.set_session(session)
@@ -404,7 +412,7 @@ class MainWindow(QMainWindow):
         self.pages.setCurrentIndex(1)
         self.cluster_view.setCurrentIndex(self.clusters.index(0))
         self._update_header()
-        self.setWindowTitle(f"{scan.root.name} — PhotoCluster")
+        self.setWindowTitle(f"{scan.root.name}{' (read-only)' if self.read_only else ''} — PhotoCluster")
         app_settings.add_recent_folder(scan.root)
         n = len(scan.images)
         if problem:
@@ -429,6 +437,7 @@ class MainWindow(QMainWindow):
             if worker is not None:
                 worker.cancel()
         self.save_session(wait=True)
+        self._release_lock()
         self.session.unsubscribe(self._session_changed)
         self.session = None
         self.skipped = []
@@ -907,10 +916,20 @@ class MainWindow(QMainWindow):
     def _schedule_save(self) -> None:
         self._save_timer.start()
 
+    @property
+    def read_only(self) -> bool:
+        """True when another PhotoCluster window holds this folder: nothing here is saved."""
+        return self.session is not None and self._lock is None
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
     def save_session(self, wait: bool = False) -> None:
         """Write the session next to the user's data (never into the photo folder), off the GUI thread."""
         self._save_timer.stop()
-        if self.session is None:
+        if self.session is None or self.read_only:
             return
         path, data = session_path_for(self.session.root), self.session.to_dict()
         if wait:
@@ -975,6 +994,7 @@ class MainWindow(QMainWindow):
                 worker.cancel()
                 worker.wait()
         self.save_session(wait=True)
+        self._release_lock()
         app_settings.settings().setValue("geometry", self.saveGeometry())
         self.loader.set_root(None)
         self.loader.wait()
@@ -1002,17 +1022,16 @@ def _settle_memory() -> None:
 
 
 def _load_or_new_session(root: Path, images: list[str]) -> tuple[Session, bool, str]:
-    """The saved session of ``root`` brought up to date with ``images``, else a fresh one."""
-    path = session_path_for(root)
-    if path.exists():
-        try:
-            session = Session.load(path)
-        except SessionError as exc:
-            return Session(root, images), False, f"Your earlier sorting of this folder could not be read ({_html(str(exc))}); starting afresh."
-        session.root = root
-        session.set_analysis(images, None)
-        return session, True, ""
-    return Session(root, images), False, ""
+    """The saved session of ``root`` brought up to date with ``images``, else a fresh one.
+
+    A damaged save is set aside (kept, never overwritten) and the returned text says so.
+    """
+    session, warning = load_or_set_aside(session_path_for(root))
+    if session is None:
+        return Session(root, images), False, _html(warning or "")
+    session.root = root
+    session.set_analysis(images, None)
+    return session, True, ""
 
 
 def _write_session(path: Path, data: dict) -> None:

@@ -71,6 +71,11 @@ def test_export_move_mode_reopens_the_folder(sorted_window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: dialog.report is not None, timeout=20_000)
     assert "Moved 24 photos" in dialog.report.summary()
     assert w.session.images == []  # the window shows what is left in the folder
+    assert not dialog.undo_button.isHidden()
+    dialog.undo_button.click()  # "Undo export": the photos come back where they were
+    qtbot.waitUntil(lambda: dialog.report.mode == "undo", timeout=20_000)
+    assert (s.root / "red" / "red_0.jpg").exists() and dialog.undo_button.isHidden()
+    assert len(w.session.images) == 24
 
 
 def test_preview_shows_facts_and_steps_with_arrow_keys(sorted_window, qtbot):
@@ -86,3 +91,38 @@ def test_preview_shows_facts_and_steps_with_arrow_keys(sorted_window, qtbot):
     qtbot.keyClick(dialog, Qt.Key.Key_Left)
     assert dialog.row == 0
     dialog.close()
+
+
+def test_damaged_autosave_is_kept_aside_and_reported(sorted_window, qtbot, weights_path):
+    w, s = sorted_window, sorted_window.session
+    root, path = s.root, session_path_for(s.root)
+    w.close()
+    path.write_text('{"version": 1, "images": [')  # a save cut off half-way
+    again = MainWindow(weights=str(weights_path))
+    qtbot.addWidget(again)
+    assert again.open_folder(root)
+    assert "kept as" in again.banner.text.text() and len(again.session.images) == 24
+    assert list(path.parent.glob(path.name + ".damaged-*"))  # the old file is still there
+    again.close()
+
+
+def test_second_window_on_the_same_folder_is_read_only(sorted_window, qtbot, weights_path):
+    w, s = sorted_window, sorted_window.session
+    w.save_session(wait=True)
+    second = MainWindow(weights=str(weights_path))
+    qtbot.addWidget(second)
+    assert second.open_folder(s.root)
+    assert second.read_only and not w.read_only
+    assert "already open in another PhotoCluster window" in second.banner.text.text()
+    path = session_path_for(s.root)
+    saved_before = path.read_text()
+    second.editor.rename(next(iter(second.session.names)), "Not saved")
+    second.save_session(wait=True)
+    assert path.read_text() == saved_before  # the first window's sorting is safe
+    second.close()
+    w.close()
+    reopened = MainWindow(weights=str(weights_path))
+    qtbot.addWidget(reopened)
+    reopened.open_folder(s.root)
+    assert not reopened.read_only  # free once the first window let go
+    reopened.close()
