@@ -94,9 +94,9 @@ class FeatureMaps:
         import keras
         import tensorflow as tf
 
-        from .features import _build_lock  # the analysis switches the global dtype policy while it builds
+        from .features import BUILD_LOCK  # the analysis switches the global dtype policy while it builds
 
-        with _build_lock:
+        with BUILD_LOCK:
             previous = keras.config.dtype_policy()
             keras.config.set_dtype_policy("float32")
             try:

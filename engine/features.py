@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 PRECISIONS = ("auto", "bfloat16", "float16", "float32")
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 _POLICY = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16", "float32": "float32"}
-_build_lock = threading.Lock()
+BUILD_LOCK = threading.Lock()  # Keras' dtype policy is global while a model is built
 
 
 class Cancelled(Exception):
@@ -102,7 +102,7 @@ class FeatureExtractor:
         import keras
         import tensorflow as tf
 
-        with _build_lock:
+        with BUILD_LOCK:
             previous = keras.config.dtype_policy()
             keras.config.set_dtype_policy(_POLICY[self.precision])
             try:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.cluster import UNSORTED
+from engine.duplicates import best_of_groups, redundant
 from engine.export import ExportPlan, ExportReport, plan_export, run_export, undo_export
 from engine.session import Session
 
@@ -60,7 +61,7 @@ def _undo(dest: Path, cancel):
 class ExportDialog(QDialog):
     moved_photos = Signal()  # a move export finished: the source folder has changed
 
-    def __init__(self, session: Session, parent=None):
+    def __init__(self, session: Session, parent=None, duplicate_groups=()):
         super().__init__(parent)
         self.session = session
         self.plan: ExportPlan | None = None
@@ -93,6 +94,12 @@ class ExportDialog(QDialog):
         self.unsorted_box.setChecked(True)
         self.unsorted_box.setVisible(bool(session.members(UNSORTED)))
         form.addRow("", self.unsorted_box)
+        self.duplicate_groups = list(duplicate_groups)
+        extra = len(redundant(self.duplicate_groups))
+        self.best_only_box = QCheckBox(f"Only the best photo of each group of near-duplicates "
+                                       f"(leaves out {extra} extra cop{'ies' if extra != 1 else 'y'})")
+        self.best_only_box.setVisible(bool(extra))
+        form.addRow("", self.best_only_box)
         layout.addLayout(form)
         clash = QLabel(CLASH_TEXT)
         clash.setWordWrap(True)
@@ -145,6 +152,7 @@ class ExportDialog(QDialog):
         self.dest_edit.textChanged.connect(self._replan_timer.start)
         self.mode_group.idToggled.connect(self._replan_timer.start)
         self.unsorted_box.toggled.connect(self._replan_timer.start)
+        self.best_only_box.toggled.connect(self._replan_timer.start)
         self.replan()
 
     # ---- choosing ----------------------------------------------------------------------
@@ -177,6 +185,9 @@ class ExportDialog(QDialog):
         assignments = self.session.assignments()
         if not self.unsorted_box.isChecked():
             assignments = [(p, name) for p, name in assignments if self.session.labels[p] != UNSORTED]
+        if self.best_only_box.isChecked():
+            keep = set(best_of_groups(self.duplicate_groups, [p for p, _ in assignments]))
+            assignments = [(p, name) for p, name in assignments if p in keep]
         confidence = dict(self.session.confidence)
         self.plan_label.setText("Planning…")
         self._pool.submit(_make_plan, self._plan_generation, self.session.root, assignments, dest, self.mode,

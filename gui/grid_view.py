@@ -7,11 +7,12 @@ Scaled thumbnails are kept in ``QPixmapCache`` so a repaint never rescales.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QRect, QRectF, QSize, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QDrag, QFont, QPainter, QPainterPath, QPalette, QPixmap, QPixmapCache
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from . import theme
+from .duplicates_view import StackCountRole, paint_stack_badge, paint_stack_edges
 from .icons import icon
 from .image_model import ConfidenceRole, FailedRole, ImageModel, PathRole, PinnedRole
 from .thumbnails import tier_for
@@ -55,6 +56,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             pixmap = self._scaled(index.data(PathRole), image, box.size(), painter.device().devicePixelRatioF())
             w, h = pixmap.width() / pixmap.devicePixelRatio(), pixmap.height() / pixmap.devicePixelRatio()
             target = QRectF(box.x() + (box.width() - w) / 2, box.y() + (box.height() - h) / 2, w, h)
+            paint_stack_edges(painter, target, index.data(StackCountRole) or 1)
             clip = QPainterPath()
             clip.addRoundedRect(target, 4, 4)
             painter.setClipPath(clip)
@@ -76,6 +78,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(photo.adjusted(-1.5, -1.5, 1.5, 1.5), 5, 5)
         self._paint_fit(painter, photo, index)
+        paint_stack_badge(painter, photo, index.data(StackCountRole) or 1)
         if index.data(PinnedRole):
             self._paint_pin(painter, photo)
         if self.show_labels():
@@ -156,8 +159,8 @@ class PhotoGrid(QListView):
         self.delegate.size = size
         self._fit_columns()
         self.setIconSize(QSize(size, size))
-        model = self.model()
-        if isinstance(model, ImageModel):
+        model = _image_model(self.model())
+        if model is not None:
             model.set_tier(tier_for(size * self.devicePixelRatioF()))
         self.scheduleDelayedItemsLayout()
         self.viewport().update()
@@ -175,7 +178,8 @@ class PhotoGrid(QListView):
 
     def setModel(self, model) -> None:
         super().setModel(model)
-        if isinstance(model, ImageModel):
+        model = _image_model(model)
+        if model is not None:
             model.set_tier(tier_for(self.delegate.size * self.devicePixelRatioF()))
 
     def visible_paths(self) -> set[str]:
@@ -192,8 +196,8 @@ class PhotoGrid(QListView):
         return {model.path(r) for r in range(start, min(model.rowCount(), start + rows + 2 * per_row))}
 
     def _cancel_offscreen(self) -> None:
-        model = self.model()
-        if isinstance(model, ImageModel):
+        model = _image_model(self.model())
+        if model is not None:
             model.loader.prune("grid", self.visible_paths())
 
     def _activate(self, index) -> None:
@@ -248,6 +252,13 @@ class PhotoGrid(QListView):
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, str(len(indexes)))
         painter.end()
         return pixmap
+
+
+def _image_model(model) -> ImageModel | None:
+    """The ImageModel under any sort/filter proxies (doubtful first, duplicate stacks), or None."""
+    while isinstance(model, QSortFilterProxyModel):
+        model = model.sourceModel()
+    return model if isinstance(model, ImageModel) else None
 
 
 def _square(image) -> QRectF:

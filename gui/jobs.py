@@ -55,7 +55,8 @@ def cluster(features: np.ndarray, settings: dict) -> Clustering:
 class EngineProcess:
     """The one child process that runs TensorFlow and the clustering; started on first use."""
 
-    def __init__(self):
+    def __init__(self, name: str = "analysis"):
+        self.name = name
         self._context = multiprocessing.get_context("spawn")
         self._executor: ProcessPoolExecutor | None = None
         self._progress = None
@@ -89,7 +90,7 @@ class EngineProcess:
             return future.result()
         except BrokenProcessPool as exc:
             self.shutdown()
-            raise RuntimeError("the analysis process stopped unexpectedly (out of memory?); try again") from exc
+            raise RuntimeError(f"the {self.name} process stopped unexpectedly (out of memory?); try again") from exc
 
     def shutdown(self) -> None:
         if self._executor is not None:
@@ -132,6 +133,11 @@ def split_job(root: Path, names: dict, cluster: int, members: list[str], feature
 
 # ---- the child side -------------------------------------------------------------------
 _child: dict = {}
+
+
+def child_cancel_event():
+    """Inside an engine child process: the event the window sets to cancel the running call."""
+    return _child.get("cancel")
 
 
 def _child_init(progress, cancel) -> None:

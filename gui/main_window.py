@@ -14,7 +14,7 @@ import logging
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -48,10 +48,14 @@ from . import settings as app_settings
 from .banner import Banner
 from .cluster_list import ClusterList
 from .cluster_model import ClusterIdRole, ClusterModel
+from .duplicates_view import DuplicatesDialog, StackDuplicatesProxy
+from .feature_maps import FeatureMapsDialog
 from .grid_view import PhotoGrid
 from .icons import app_icon, icon
-from .image_model import ALL, ImageModel
+from .image_model import ALL, ImageModel, PathRole
 from .jobs import AnalysisResult, ClusterResult, analysis_job, cluster_job, split_job
+from .review import ConfidenceSortProxy, ReviewDock
+from .similarity_map import SimilarityMapDock
 from .skipped_dialog import SkippedDialog
 from .thumbnails import ThumbnailLoader
 from .undo import Editor
@@ -91,6 +95,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("PhotoCluster")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
+        self._build_see_why()
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -114,6 +119,39 @@ class MainWindow(QMainWindow):
         action.triggered.connect(slot)
         self.addAction(action)
         return action
+
+    def _build_see_why(self) -> None:
+        """Issue #5: the similarity map and doubtful-photo docks, and the grid's sort/stack proxies."""
+        self.duplicate_groups: list = []
+        self.stacked_images = StackDuplicatesProxy(self)  # hides each group's extra copies behind its best
+        self.stacked_images.setSourceModel(self.images)
+        self.doubtful_images = ConfidenceSortProxy(self)  # least confident first
+        self.doubtful_images.setSourceModel(self.stacked_images)
+        self.doubtful_images.set_enabled(False)
+        self.map_dock = SimilarityMapDock(self.editor, self.loader, self)
+        self.review_dock = ReviewDock(self.editor, self.loader, self)
+        for dock in (self.map_dock, self.review_dock):
+            dock.setVisible(False)
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            dock.imagesSelected.connect(self.select_paths)
+            dock.imageActivated.connect(self.show_preview)
+        self.tabifyDockWidget(self.map_dock, self.review_dock)
+        self.map_action = self.map_dock.toggleViewAction()
+        self.map_action.setText("Similarity &Map")
+        self.map_action.setShortcut(QKeySequence("Ctrl+M"))
+        self.review_action = self.review_dock.toggleViewAction()
+        self.review_action.setText("&Review Doubtful Photos")
+        self.review_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
+        self.doubtful_first_action = QAction("&Doubtful First", self, checkable=True)
+        self.doubtful_first_action.setStatusTip("Show the photos that fit their cluster least first")
+        self.doubtful_first_action.toggled.connect(self._grid_order_changed)
+        self.stack_action = QAction("S&tack Near-Duplicates", self, checkable=True)
+        self.stack_action.setStatusTip("Show each group of near-duplicates as one photo (Find Near-Duplicates first)")
+        self.stack_action.toggled.connect(self._grid_order_changed)
+        self.duplicates_action = self._action("Find &Near-Duplicates…", self.show_duplicates, None, None,
+                                              "Find copies of the same picture; nothing is deleted")
+        self.feature_maps_action = self._action("What the &Network Sees…", self.show_feature_maps, "Ctrl+I", None,
+                                                "The selected photo's feature maps, layer by layer, and a heat-map")
 
     def _build_actions(self) -> None:
         self.open_action = self._action("&Open Folder…", self.choose_folder, QKeySequence.StandardKey.Open,
@@ -198,6 +236,14 @@ class MainWindow(QMainWindow):
         view.addAction(self.zoom_out_action)
         view.addSeparator()
         view.addAction(self.skipped_action)
+        view.addSeparator()
+        view.addAction(self.doubtful_first_action)
+        view.addAction(self.stack_action)
+        view.addAction(self.map_action)
+        view.addAction(self.review_action)
+        view.addAction(self.feature_maps_action)
+        edit.addSeparator()
+        edit.addAction(self.duplicates_action)
         bar.addMenu("&Help").addAction(self.about_action)
 
     def _build_toolbar(self) -> None:
@@ -295,6 +341,7 @@ class MainWindow(QMainWindow):
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.grid.customContextMenuRequested.connect(self._grid_menu)
         self.grid.selectionModel().selectionChanged.connect(self._update_actions)
+        self.grid.selectionModel().selectionChanged.connect(self._selection_to_docks)
         for action in self.move_actions:
             self.grid.addAction(action)
         main_layout.addWidget(self.grid, 1)
@@ -406,6 +453,10 @@ class MainWindow(QMainWindow):
         self.editor.set_session(session)
         self.images.set_session(session)
         self.clusters.set_session(session)
+        self.map_dock.set_session(session)
+        self.review_dock.set_session(session)
+        self.duplicate_groups = []
+        self.stacked_images.set_groups([])
         session.subscribe(self._session_changed)
         self.session = session
         self._show_settings(session.settings)
@@ -444,6 +495,8 @@ class MainWindow(QMainWindow):
         self.editor.set_session(None)
         self.images.set_session(None)
         self.clusters.set_session(None)
+        self.map_dock.set_session(None)
+        self.review_dock.set_session(None)
         self.loader.set_root(None)
 
     # ==== analysing =================================================================
@@ -641,8 +694,8 @@ class MainWindow(QMainWindow):
         self.grid_subtitle.setText("  ·  ".join(parts))
 
     def selected_paths(self) -> list[str]:
-        rows = sorted(i.row() for i in self.grid.selectionModel().selectedIndexes())
-        return [self.images.path(r) for r in rows]
+        indexes = sorted(self.grid.selectionModel().selectedIndexes(), key=lambda i: i.row())
+        return [i.data(PathRole) for i in indexes]
 
     def show_preview(self, path: str) -> None:
         from .preview import PreviewDialog
@@ -840,6 +893,7 @@ class MainWindow(QMainWindow):
         if index.isValid():
             open_action = menu.addAction("Preview")
             open_action.triggered.connect(self._preview_current)
+            menu.addAction(self.feature_maps_action)
             menu.addSeparator()
         move = menu.addMenu("Move To")
         self._fill_move_menu(move)
@@ -853,7 +907,7 @@ class MainWindow(QMainWindow):
     def _preview_current(self) -> None:
         index = self.grid.currentIndex()
         if index.isValid():
-            self.show_preview(self.images.path(index.row()))
+            self.show_preview(index.data(PathRole))
 
     def _unpin_selection(self) -> None:
         self.editor.reset_pins(self.selected_paths())
@@ -872,6 +926,69 @@ class MainWindow(QMainWindow):
         menu.addAction(self.delete_action)
         menu.exec(self.cluster_view.viewport().mapToGlobal(pos))
 
+    # ==== see why (issue #5) =====================================================
+    def select_paths(self, paths: list) -> None:
+        """Select ``paths`` in the grid (picked on the map or in the review dock), showing All Photos if needed."""
+        if self.session is None:
+            return
+        if any(self.images.row_of(p) < 0 for p in paths):
+            self.show_all()
+        model = self.grid.model()
+        selection = QItemSelection()
+        for p in paths:
+            row = model.row_of(p)
+            if row >= 0:
+                selection.select(model.index(row, 0), model.index(row, 0))
+        self.grid.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        if not selection.isEmpty():
+            self.grid.scrollTo(selection.indexes()[0])
+
+    def _selection_to_docks(self) -> None:
+        paths = self.selected_paths()
+        self.map_dock.select(paths)
+        self.review_dock.select(paths)
+
+    def _grid_order_changed(self) -> None:
+        doubtful, stacked = self.doubtful_first_action.isChecked(), self.stack_action.isChecked()
+        self.stacked_images.set_groups(self.duplicate_groups if stacked else [])
+        self.doubtful_images.set_enabled(doubtful)
+        model = self.doubtful_images if (doubtful or stacked) else self.images
+        if self.grid.model() is not model:
+            keep = self.selected_paths()
+            self.grid.setModel(model)  # a new selection model: connect it again
+            self.grid.selectionModel().selectionChanged.connect(self._update_actions)
+            self.grid.selectionModel().selectionChanged.connect(self._selection_to_docks)
+            self.select_paths(keep)
+        self._update_actions()
+
+    def show_duplicates(self) -> None:
+        if self.session is None:
+            return
+        dialog = DuplicatesDialog(self.session, self.loader, self.editor, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.imagesSelected.connect(self.select_paths)
+        dialog.reportReady.connect(self._duplicates_found)
+        dialog.show()
+
+    def _duplicates_found(self, report) -> None:
+        self.duplicate_groups = list(report.groups)
+        if self.stack_action.isChecked():
+            self.stacked_images.set_groups(self.duplicate_groups)
+
+    def show_feature_maps(self) -> None:
+        paths = self.selected_paths()
+        if self.session is None or not paths:
+            self.set_status("Select a photo first, then ask what the network sees in it.")
+            return
+        try:
+            weights = resolve_weights(self.weights_option)
+        except WeightsError as exc:
+            self._show_weights_error(exc)
+            return
+        dialog = FeatureMapsDialog(weights, self.session.root / paths[0], self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+
     # ==== dialogs ===================================================================
     def show_skipped(self) -> None:
         SkippedDialog(self.skipped, self).exec()
@@ -881,7 +998,7 @@ class MainWindow(QMainWindow):
 
         if self.session is None:
             return
-        dialog = ExportDialog(self.session, self)
+        dialog = ExportDialog(self.session, self, duplicate_groups=self.duplicate_groups)
         dialog.moved_photos.connect(self._photos_moved_away)
         dialog.exec()
 

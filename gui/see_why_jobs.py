@@ -26,9 +26,9 @@ from engine import activations, duplicates, embedding
 from engine.pipeline import Progress
 from engine.weights import WeightsSource
 
-from .jobs import EngineProcess, _child
+from .jobs import EngineProcess, child_cancel_event
 
-PROCESS = EngineProcess()
+PROCESS = EngineProcess("see-why")
 atexit.register(PROCESS.shutdown)
 _one_at_a_time = threading.Lock()
 
@@ -106,6 +106,6 @@ def heat_overlay(weights: WeightsSource, path: str) -> HeatOverlay:
 
 
 def layout(features: np.ndarray, method: str) -> embedding.Embedding:
-    result = embedding.embed(features, method, cancel=_child.get("cancel"))
+    result = embedding.embed(features, method, cancel=child_cancel_event())
     result.prepared = None  # not needed by the window: do not ship it back
     return result
