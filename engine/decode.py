@@ -33,10 +33,12 @@ class DecodeError(Exception):
     """The file could not be turned into an image; ``str(exc)`` says why."""
 
 
-def open_rgb(path: str | os.PathLike, max_side: int) -> Image.Image:
+def open_rgb(path: str | os.PathLike, max_side: int, cover: bool = False) -> Image.Image:
     """Decode ``path`` as an upright RGB image whose longer side is about ``max_side`` or more.
 
-    The image is not resized beyond what DCT scaling gives for free; callers resize.
+    With ``cover``, *both* sides stay at least ``max_side`` (for a caller that squeezes
+    the photo into a square). The image is not resized beyond what DCT scaling
+    gives for free; callers resize.
     """
     try:
         if os.path.getsize(path) == 0:
@@ -53,7 +55,7 @@ def open_rgb(path: str | os.PathLike, max_side: int) -> Image.Image:
                 if width < 1 or height < 1:
                     raise DecodeError("image has no pixels")
                 if im.format == "JPEG":
-                    _draft_for(im, max_side)
+                    _draft_for(im, max_side, cover)
                 im.load()
                 im = ImageOps.exif_transpose(im)
                 return _to_rgb(im)
@@ -76,9 +78,12 @@ def open_rgb(path: str | os.PathLike, max_side: int) -> Image.Image:
         raise DecodeError(f"damaged image data ({text})") from None
 
 
-def _draft_for(im: Image.Image, max_side: int) -> None:
-    """Ask libjpeg for the smallest DCT scale that still covers ``max_side``."""
+def _draft_for(im: Image.Image, max_side: int, cover: bool) -> None:
+    """Ask libjpeg for the smallest DCT scale that still covers ``max_side`` (on both sides with ``cover``)."""
     w, h = im.size
+    if cover:
+        im.draft("RGB", (min(w, max_side), min(h, max_side)))  # draft never goes below the size asked for
+        return
     if max(w, h) <= max_side:
         return
     scale = max_side / max(w, h)
@@ -116,7 +121,7 @@ def load_for_model(path: str | os.PathLike, size: int = MODEL_SIZE) -> np.ndarra
     The whole frame is kept (no centre crop) so nothing at the edges of a wide
     panorama is thrown away; the CNN copes with the aspect change.
     """
-    im = open_rgb(path, size)
+    im = open_rgb(path, size, cover=True)
     if im.size != (size, size):
         im = im.resize((size, size), Image.BILINEAR, reducing_gap=2.0)
     return np.asarray(im, dtype=np.uint8)

@@ -16,7 +16,7 @@ CHANNELS = 512
 GEM_P = 2.0
 PARTS = 2  # horizontal halves
 SIZE = CHANNELS * PARTS
-VERSION = 2  # bump whenever decoding, pooling or preprocessing changes what a vector means
+VERSION = 3  # bump whenever decoding, pooling or preprocessing changes what a vector means
 
 
 def expand(raw: np.ndarray) -> np.ndarray:

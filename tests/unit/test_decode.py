@@ -96,3 +96,9 @@ def test_heic_is_readable(tmp_path):
     path = tmp_path / "x.heic"
     pillow_heif.from_pillow(Image.new("RGB", (32, 32), "red")).save(path)
     assert open_rgb(path, 224).size == (32, 32)
+
+
+def test_wide_jpeg_keeps_its_short_side_for_the_model(tmp_path):
+    path = _save(tmp_path, "wide.jpg", Image.new("RGB", (2000, 1000), "green"))
+    assert min(open_rgb(path, 224, cover=True).size) >= 224  # not decoded to 250x125 and stretched back up
+    assert max(open_rgb(path, 224).size) < 1000  # thumbnails still take the cheapest scale
