@@ -171,15 +171,24 @@ class FeatureCache:
                 self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", fresh)
         return keys, failed
 
-    def get_many(self, fingerprints: list[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        for chunk in _chunks(list(dict.fromkeys(fingerprints)), 900):
+    def fill(self, fingerprints: list[str], out: np.ndarray) -> np.ndarray:
+        """Copy the cached vector of ``fingerprints[i]`` into ``out[i]``; returns which rows were found.
+
+        Writing straight into the caller's array keeps memory at one vector per photo.
+        """
+        rows_of: dict[str, list[int]] = {}
+        for i, fp in enumerate(fingerprints):
+            rows_of.setdefault(fp, []).append(i)
+        found = np.zeros(len(fingerprints), dtype=bool)
+        for chunk in _chunks(list(rows_of), 900):
             rows = self._db.execute(
                 f"SELECT fingerprint, vector FROM features WHERE fingerprint IN ({','.join('?' * len(chunk))})",
                 chunk,
             )
             for fp, blob in rows:
-                found[fp] = np.frombuffer(blob, dtype=STORAGE_DTYPE).astype(np.float32)
+                where = rows_of[fp]
+                out[where] = np.frombuffer(blob, dtype=STORAGE_DTYPE)
+                found[where] = True
         return found
 
     def put_many(self, items: list[tuple[str, np.ndarray]]) -> None:

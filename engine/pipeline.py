@@ -73,31 +73,34 @@ def analyse(
         keys, unreadable = cache.keys_for(abs_paths)
         skipped += [Skipped(_rel(root, p), why) for p, why in unreadable]
         yield Progress("cache", total, total, message="Checked the feature cache")
-        cached = cache.get_many([k.fingerprint for k in keys])
-        vector_of = {k.path: cached[k.fingerprint] for k in keys if k.fingerprint in cached}
-        todo = [k for k in keys if k.path not in vector_of]
-        key_of = {k.path: k for k in keys}
+        features = np.zeros((len(keys), descriptor.SIZE), np.float32)
+        have = cache.fill([k.fingerprint for k in keys], features)
+        cached = int(have.sum())
+        todo = [k for k, found in zip(keys, have) if not found]
+        row_of = {k.path: i for i, k in enumerate(keys)}
         done, model_seconds, t0 = 0, 0.0, time.perf_counter()
-        yield Progress("features", 0, len(todo), message=f"{len(vector_of)} cached, {len(todo)} to analyse")
+        yield Progress("features", 0, len(todo), message=f"{cached} cached, {len(todo)} to analyse")
         for batch in extractor.extract([k.path for k in todo], cancel):
-            vectors = as_stored(batch.vectors)
-            vector_of.update(zip(batch.paths, vectors))
+            rows = [row_of[p] for p in batch.paths]
+            features[rows] = as_stored(batch.vectors)
+            have[rows] = True
             # A file rewritten while it was being read is used as it is now, but not cached
             # under the fingerprint of what it was before.
-            cache.put_many([(key_of[p].fingerprint, v) for p, v in zip(batch.paths, vectors) if key_of[p].unchanged()])
+            cache.put_many([(keys[r].fingerprint, features[r]) for r in rows if keys[r].unchanged()])
             skipped += [Skipped(_rel(root, p), why) for p, why in batch.failed]
             done += len(batch.paths) + len(batch.failed)
             model_seconds += batch.model_seconds
             yield Progress.timed("features", done, len(todo), t0)
-        analysed = [k.path for k in keys if k.path in vector_of]
-        vectors = [vector_of[p] for p in analysed]
+        analysed = np.flatnonzero(have)
+        if len(analysed) < len(keys):  # some could not be decoded: drop their empty rows
+            features = features[analysed]
         return Analysis(
             root=root,
-            images=[_rel(root, p) for p in analysed],
-            features=np.stack(vectors) if vectors else np.zeros((0, descriptor.SIZE), np.float32),
+            images=[_rel(root, keys[i].path) for i in analysed],
+            features=features,
             skipped=sorted(skipped, key=lambda s: s.path),
-            extracted=len(analysed) - (len(keys) - len(todo)),
-            cached=len(keys) - len(todo),
+            extracted=len(analysed) - cached,
+            cached=cached,
             seconds=time.perf_counter() - started,
             model_seconds=model_seconds,
             warnings=list(cache.warnings),

@@ -24,17 +24,18 @@ def test_vectors_round_trip_and_persist(tmp_path):
     vec = np.linspace(0, 1, 1024, dtype=np.float32)
     with FeatureCache("m1", tmp_path) as cache:
         cache.put_many([("fp1", vec)])
+    out = np.zeros((3, 1024), np.float32)
     with FeatureCache("m1", tmp_path) as cache:
-        got = cache.get_many(["fp1", "missing"])
-    assert list(got) == ["fp1"]
-    assert np.allclose(got["fp1"], vec, atol=1e-3)
+        found = cache.fill(["fp1", "missing", "fp1"], out)
+    assert found.tolist() == [True, False, True]
+    assert np.allclose(out[0], vec, atol=1e-3) and np.array_equal(out[0], out[2]) and not out[1].any()
 
 
 def test_model_versions_are_kept_apart(tmp_path):
     with FeatureCache("m1", tmp_path) as cache:
         cache.put_many([("fp", np.ones(4))])
     with FeatureCache("m2", tmp_path) as cache:
-        assert cache.get_many(["fp"]) == {}
+        assert not cache.fill(["fp"], np.zeros((1, 4), np.float32)).any()
 
 
 def test_unchanged_files_are_not_read_again(tmp_path, monkeypatch):
