@@ -168,17 +168,23 @@ def killed_runs(tmp: Path, mode: str, crossfs: bool, kills: int, seed: int) -> l
 
 
 @pytest.mark.parametrize(
-    "mode, crossfs, chains",
-    [("copy", False, 3), ("move", False, 2), ("move", True, 2)],
+    "mode, crossfs, wanted",
+    [("copy", False, 21), ("move", False, 14), ("move", True, 14)],
     ids=["copy", "move-same-disk", "move-across-disks"],
 )
-def test_kill_9_at_many_points_loses_nothing(tmp_path, mode, crossfs, chains, record_property):
-    points = []
-    for chain in range(chains):
-        points += killed_runs(tmp_path / f"chain{chain}", mode, crossfs, kills=7, seed=chain)
+def test_kill_9_at_many_points_loses_nothing(tmp_path, mode, crossfs, wanted, record_property):
+    """Chains of up to 7 kills each, until ``wanted`` kills have landed.
+
+    A fast export (a same-disk move is only links) can finish before a chain's kills
+    all land, so further chains run on new photos; every chain is checked on its own.
+    """
+    points, chain = [], 0
+    while len(points) < wanted and chain < 8:
+        points += killed_runs(tmp_path / f"chain{chain}", mode, crossfs, kills=min(7, wanted - len(points)), seed=chain)
+        chain += 1
     record_property("kill_points", dict(Counter(points)))
     print(f"\n{mode}{' across disks' if crossfs else ''}: {len(points)} kills: {dict(Counter(points))}")
-    assert len(points) >= (21 if mode == "copy" else 14)
+    assert len(points) >= wanted
     assert len(set(points)) >= 2  # not all at the same kind of place
 
 
