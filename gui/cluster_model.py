@@ -8,13 +8,14 @@ dropped on another merges into it, and an inline rename goes through
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, Qt
 
 from engine.cluster import UNSORTED
-from engine.session import Change, Session
+from engine.session import Change
 
 from . import mime
 from .image_model import ALL
+from .session_model import SessionListModel
 from .thumbnails import TIERS, ThumbnailLoader
 from .undo import Editor
 
@@ -27,22 +28,12 @@ ALL_NAME = "All photos"
 THUMB_TIER = TIERS[0]
 
 
-class ClusterModel(QAbstractListModel):
+class ClusterModel(SessionListModel):
     def __init__(self, loader: ThumbnailLoader, editor: Editor, parent=None):
-        super().__init__(parent)
-        self.loader, self.editor = loader, editor
-        self.session: Session | None = None
+        super().__init__(loader, parent)
+        self.editor = editor
         self._ids: list[int] = []
         self._reps: dict[int, str | None] = {}  # representative photo per cluster, kept with the rows
-        loader.ready.connect(self._thumbnail_ready)
-
-    def set_session(self, session: Session | None) -> None:
-        if self.session is not None:
-            self.session.unsubscribe(self._session_changed)
-        self.session = session
-        if session is not None:
-            session.subscribe(self._session_changed)
-        self.refresh()
 
     def refresh(self) -> None:
         self.beginResetModel()

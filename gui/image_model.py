@@ -9,12 +9,13 @@ that arrives is announced with ``dataChanged`` for its row alone.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, Qt
 
 from engine.cluster import UNSORTED
 from engine.session import Change, Session
 
 from . import mime
+from .session_model import SessionListModel
 from .thumbnails import TIERS, ThumbnailLoader
 
 PathRole = Qt.ItemDataRole.UserRole + 1
@@ -27,26 +28,18 @@ ALL = -2  # the "All photos" pseudo-cluster
 _MAX_RANGES = 64  # beyond this many separate row ranges a reset is cheaper than granular signals
 
 
-class ImageModel(QAbstractListModel):
+class ImageModel(SessionListModel):
     def __init__(self, loader: ThumbnailLoader, parent=None):
-        super().__init__(parent)
-        self.loader = loader
-        self.session: Session | None = None
+        super().__init__(loader, parent)
         self.cluster = ALL
         self.tier = TIERS[-1]
         self._paths: list[str] = []
         self._row_of: dict[str, int] = {}
-        loader.ready.connect(self._thumbnail_ready)
 
     # ---- binding -----------------------------------------------------------------
     def set_session(self, session: Session | None) -> None:
-        if self.session is not None:
-            self.session.unsubscribe(self._session_changed)
-        self.session = session
-        if session is not None:
-            session.subscribe(self._session_changed)
         self.cluster = ALL
-        self.refresh()
+        super().set_session(session)
 
     def show_cluster(self, cluster: int) -> None:
         if cluster != self.cluster:

@@ -17,7 +17,7 @@ Two pieces:
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QRectF, QSize, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QModelIndex, QRect, QRectF, QSize, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -40,6 +40,7 @@ from engine.session import Change, Session
 from . import mime
 from .grid_view import PhotoGrid
 from .image_model import ClusterRole, ConfidenceRole, FailedRole, PathRole, PinnedRole
+from .session_model import SessionListModel
 from .thumbnails import TIERS, ThumbnailLoader
 from .undo import Editor
 
@@ -110,28 +111,20 @@ class ConfidenceSortProxy(QSortFilterProxyModel):
         return self.mapFromSource(self.sourceModel().index(source, 0)).row()
 
 
-class DoubtfulModel(QAbstractListModel):
+class DoubtfulModel(SessionListModel):
     """The photos ``doubtful`` picks, with the image model's roles (so the grid's delegate paints them)."""
 
     def __init__(self, loader: ThumbnailLoader, parent=None):
-        super().__init__(parent)
-        self.loader = loader
-        self.session: Session | None = None
+        super().__init__(loader, parent)
         self.per_cluster = DEFAULT_PER_CLUSTER
         self.cluster = ALL_CLUSTERS
         self.tier = TIERS[0]
         self._paths: list[str] = []
         self._row_of: dict[str, int] = {}
-        loader.ready.connect(self._thumbnail_ready)
 
     def set_session(self, session: Session | None) -> None:
-        if self.session is not None:
-            self.session.unsubscribe(self._session_changed)
-        self.session = session
-        if session is not None:
-            session.subscribe(self._session_changed)
         self.cluster = ALL_CLUSTERS
-        self.refresh()
+        super().set_session(session)
 
     def set_per_cluster(self, n: int) -> None:
         self.per_cluster = max(1, n)
@@ -214,24 +207,13 @@ class DoubtfulModel(QAbstractListModel):
             self.dataChanged.emit(self.index(row), self.index(row), [Qt.ItemDataRole.DecorationRole])
 
 
-class RepresentativesModel(QAbstractListModel):
+class RepresentativesModel(SessionListModel):
     """One row per cluster: its name and size, and its representative photo as the picture."""
 
     def __init__(self, loader: ThumbnailLoader, parent=None):
-        super().__init__(parent)
-        self.loader = loader
-        self.session: Session | None = None
+        super().__init__(loader, parent)
         self._ids: list[int] = []
         self._reps: dict[int, str | None] = {}
-        loader.ready.connect(self._thumbnail_ready)
-
-    def set_session(self, session: Session | None) -> None:
-        if self.session is not None:
-            self.session.unsubscribe(self._session_changed)
-        self.session = session
-        if session is not None:
-            session.subscribe(self._session_changed)
-        self.refresh()
 
     def refresh(self) -> None:
         self.beginResetModel()
