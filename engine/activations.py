@@ -26,12 +26,9 @@ import numpy as np
 from PIL import Image
 
 from .decode import MODEL_SIZE, load_for_model, open_rgb
-from .weights import WeightsSource, build_vgg16
+from .weights import WeightsSource, build_vgg16, caffe_input
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
-
 
 @dataclass(frozen=True)
 class ConvLayer:
@@ -91,24 +88,13 @@ class FeatureMaps:
     def _load_locked(self) -> None:
         if self._fn is not None:
             return
-        import keras
         import tensorflow as tf
 
-        from .features import BUILD_LOCK  # the analysis switches the global dtype policy while it builds
-
-        with BUILD_LOCK:
-            previous = keras.config.dtype_policy()
-            keras.config.set_dtype_policy("float32")
-            try:
-                base = build_vgg16(self.weights)
-                model = keras.Model(base.input, [base.get_layer(n).output for n in LAYER_NAMES])
-            finally:
-                keras.config.set_dtype_policy(previous)
-        mean = tf.constant(_CAFFE_MEAN_BGR, tf.float32)
+        model = build_vgg16(self.weights, list(LAYER_NAMES), "float32")
 
         @tf.function(input_signature=[tf.TensorSpec([1, MODEL_SIZE, MODEL_SIZE, 3], tf.uint8)])
         def forward(pixels):
-            x = tf.cast(pixels, tf.float32)[..., ::-1] - mean  # VGG16's "caffe" preprocessing, as in features
+            x = caffe_input(pixels)  # the same preprocessing as the analysis
             return [tf.cast(y, tf.float32) for y in model(x, training=False)]
 
         self._fn = forward

@@ -21,16 +21,14 @@ import numpy as np
 
 from . import descriptor
 from .decode import MODEL_SIZE, DecodeError, load_for_model
-from .weights import WeightsSource, build_vgg16
+from .weights import WeightsSource, build_vgg16, caffe_input
 
 log = logging.getLogger(__name__)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 PRECISIONS = ("auto", "bfloat16", "float16", "float32")
-_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 _POLICY = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16", "float32": "float32"}
-BUILD_LOCK = threading.Lock()  # Keras' dtype policy is global while a model is built
 
 
 class Cancelled(Exception):
@@ -99,22 +97,13 @@ class FeatureExtractor:
         """Build the model (seconds; downloads weights on first use). Raises ``WeightsError``."""
         if self._fn is not None:
             return
-        import keras
         import tensorflow as tf
 
-        with BUILD_LOCK:
-            previous = keras.config.dtype_policy()
-            keras.config.set_dtype_policy(_POLICY[self.precision])
-            try:
-                base = build_vgg16(self.weights)
-                trunk = keras.Model(base.input, base.get_layer(descriptor.LAYER).output)
-            finally:
-                keras.config.set_dtype_policy(previous)
-        mean = tf.constant(_CAFFE_MEAN_BGR, tf.float32)
+        trunk = build_vgg16(self.weights, [descriptor.LAYER], _POLICY[self.precision])
 
         @tf.function(input_signature=[tf.TensorSpec([None, MODEL_SIZE, MODEL_SIZE, 3], tf.uint8)])
         def describe(pixels):
-            x = tf.cast(pixels, tf.float32)[..., ::-1] - mean  # VGG16's "caffe" preprocessing
+            x = caffe_input(pixels)
             maps = tf.nn.relu(tf.cast(trunk(x, training=False), tf.float32))
             halves = tf.split(tf.pow(maps, descriptor.GEM_P), descriptor.PARTS, axis=1)
             pooled = [tf.pow(tf.reduce_mean(h, axis=[1, 2]), 1.0 / descriptor.GEM_P) for h in halves]

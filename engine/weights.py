@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,10 @@ _HOW_TO_FIX = (
     "(.h5 or .weights.h5) yourself and point PhotoCluster at it with the command-line option "
     f"--weights PATH or the environment variable {ENV_VAR}=PATH."
 )
+
+
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+_BUILD_LOCK = threading.Lock()  # Keras' dtype policy is global while a model is built
 
 
 class WeightsError(Exception):
@@ -73,8 +78,35 @@ def resolve_weights(option: str | None = None) -> WeightsSource:
     return source
 
 
-def build_vgg16(source: WeightsSource):
-    """The VGG16 convolutional base with ``source``'s weights, or ``WeightsError`` with a fix."""
+def build_vgg16(source: WeightsSource, outputs: list[str] | None = None, policy: str = "float32"):
+    """VGG16's conv base with ``source``'s weights, or ``WeightsError`` with a fix.
+
+    ``outputs`` names the layers the model returns (default: the whole base);
+    ``policy`` is the Keras dtype policy it computes in ("mixed_bfloat16", ...).
+    """
+    import keras
+
+    with _BUILD_LOCK:
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(policy)
+        try:
+            base = _load_base(source)
+        finally:
+            keras.config.set_dtype_policy(previous)
+    if outputs is None:
+        return base
+    found = [base.get_layer(name).output for name in outputs]
+    return keras.Model(base.input, found[0] if len(found) == 1 else found)
+
+
+def caffe_input(pixels):
+    """uint8 RGB batch -> VGG16's input ("caffe": BGR with the ImageNet mean removed), as a TF tensor."""
+    import tensorflow as tf
+
+    return tf.cast(pixels, tf.float32)[..., ::-1] - tf.constant(_CAFFE_MEAN_BGR, tf.float32)
+
+
+def _load_base(source: WeightsSource):
     import keras
 
     try:
