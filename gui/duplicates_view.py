@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QRectF, QSize, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette
 from PySide6.QtWidgets import (
     QDialog,
@@ -36,6 +36,7 @@ from engine.session import Session
 from . import theme
 from .image_model import PathRole
 from .see_why_jobs import duplicates_job
+from .session_model import PhotoProxy
 from .thumbnails import TIERS, ThumbnailLoader
 from .undo import Editor
 from .workers import GeneratorWorker
@@ -282,7 +283,7 @@ class DuplicatesDialog(QDialog):
         super().done(result)
 
 
-class StackDuplicatesProxy(QSortFilterProxyModel):
+class StackDuplicatesProxy(PhotoProxy):
     """The image model with each group's extra copies hidden behind the one to keep (``StackCountRole``)."""
 
     def __init__(self, parent=None):
@@ -310,21 +311,6 @@ class StackDuplicatesProxy(QSortFilterProxyModel):
             return (len(self._members.get(index.data(PathRole), ())) or 1) if index.isValid() else None
         return super().data(index, role)
 
-    @property
-    def loader(self) -> ThumbnailLoader:
-        return self.sourceModel().loader
-
-    def path(self, row: int) -> str:
-        return self.index(row, 0).data(PathRole)
-
-    def paths(self) -> list[str]:
-        return [self.path(r) for r in range(self.rowCount())]
-
-    def row_of(self, path: str) -> int:
-        source = self.sourceModel().row_of(path)
-        if source < 0:
-            return -1
-        return self.mapFromSource(self.sourceModel().index(source, 0)).row()
 
 
 def paint_stack_edges(painter: QPainter, photo: QRectF, count: int) -> None:

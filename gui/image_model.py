@@ -15,10 +15,9 @@ from engine.cluster import UNSORTED
 from engine.session import Change, Session
 
 from . import mime
-from .session_model import SessionListModel
+from .session_model import PathRole, PhotoListModel
 from .thumbnails import TIERS, ThumbnailLoader
 
-PathRole = Qt.ItemDataRole.UserRole + 1
 ClusterRole = Qt.ItemDataRole.UserRole + 2
 ConfidenceRole = Qt.ItemDataRole.UserRole + 3
 PinnedRole = Qt.ItemDataRole.UserRole + 4
@@ -28,13 +27,11 @@ ALL = -2  # the "All photos" pseudo-cluster
 _MAX_RANGES = 64  # beyond this many separate row ranges a reset is cheaper than granular signals
 
 
-class ImageModel(SessionListModel):
+class ImageModel(PhotoListModel):
     def __init__(self, loader: ThumbnailLoader, parent=None):
         super().__init__(loader, parent)
         self.cluster = ALL
         self.tier = TIERS[-1]
-        self._paths: list[str] = []
-        self._row_of: dict[str, int] = {}
 
     # ---- binding -----------------------------------------------------------------
     def set_session(self, session: Session | None) -> None:
@@ -59,18 +56,6 @@ class ImageModel(SessionListModel):
                 self.dataChanged.emit(self.index(0), self.index(len(self._paths) - 1), [Qt.ItemDataRole.DecorationRole])
 
     # ---- reading -----------------------------------------------------------------
-    def path(self, row: int) -> str:
-        return self._paths[row]
-
-    def paths(self) -> list[str]:
-        return list(self._paths)
-
-    def row_of(self, path: str) -> int:
-        return self._row_of.get(path, -1)
-
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._paths)
-
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._paths) or self.session is None:
             return None
@@ -125,10 +110,6 @@ class ImageModel(SessionListModel):
         if self.cluster == ALL:
             return list(self.session.images)
         return list(self.session.members(self.cluster))
-
-    def _set_paths(self, paths: list[str]) -> None:
-        self._paths = paths
-        self._row_of = {p: i for i, p in enumerate(paths)}
 
     def _session_changed(self, change: Change) -> None:
         if self.cluster != ALL and change.labels:

@@ -39,8 +39,8 @@ from PySide6.QtWidgets import (
 
 from engine.cluster import UNSORTED
 from engine.features import Cancelled
-from engine.scan import scan_folder
 from engine.lock import FolderInUse, FolderLock
+from engine.scan import scan_folder
 from engine.session import Session, atomic_write_text, load_or_set_aside, session_path_for
 from engine.weights import WeightsError, resolve_weights
 

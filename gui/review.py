@@ -17,7 +17,7 @@ Two pieces:
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QRect, QRectF, QSize, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QModelIndex, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -40,7 +40,7 @@ from engine.session import Change, Session
 from . import mime
 from .grid_view import PhotoGrid
 from .image_model import ClusterRole, ConfidenceRole, FailedRole, PathRole, PinnedRole
-from .session_model import SessionListModel
+from .session_model import PhotoListModel, PhotoProxy, SessionListModel
 from .thumbnails import TIERS, ThumbnailLoader
 from .undo import Editor
 
@@ -69,7 +69,7 @@ def doubtful(session: Session, per_cluster: int, cluster: int = ALL_CLUSTERS) ->
     return sorted(chosen, key=lambda p: doubt_key(session, p))
 
 
-class ConfidenceSortProxy(QSortFilterProxyModel):
+class ConfidenceSortProxy(PhotoProxy):
     """The image model, least confident first. ``set_enabled(False)`` gives the source order back."""
 
     def __init__(self, parent=None):
@@ -93,25 +93,9 @@ class ConfidenceSortProxy(QSortFilterProxyModel):
         b = (bool(right.data(PinnedRole)), float(right.data(ConfidenceRole) or 0.0), right.row())
         return a < b
 
-    # the few things the grid and the window ask the image model directly
-    @property
-    def loader(self) -> ThumbnailLoader:
-        return self.sourceModel().loader
-
-    def path(self, row: int) -> str:
-        return self.index(row, 0).data(PathRole)
-
-    def paths(self) -> list[str]:
-        return [self.path(r) for r in range(self.rowCount())]
-
-    def row_of(self, path: str) -> int:
-        source = self.sourceModel().row_of(path)
-        if source < 0:
-            return -1
-        return self.mapFromSource(self.sourceModel().index(source, 0)).row()
 
 
-class DoubtfulModel(SessionListModel):
+class DoubtfulModel(PhotoListModel):
     """The photos ``doubtful`` picks, with the image model's roles (so the grid's delegate paints them)."""
 
     def __init__(self, loader: ThumbnailLoader, parent=None):
@@ -119,8 +103,6 @@ class DoubtfulModel(SessionListModel):
         self.per_cluster = DEFAULT_PER_CLUSTER
         self.cluster = ALL_CLUSTERS
         self.tier = TIERS[0]
-        self._paths: list[str] = []
-        self._row_of: dict[str, int] = {}
 
     def set_session(self, session: Session | None) -> None:
         self.cluster = ALL_CLUSTERS
@@ -142,24 +124,11 @@ class DoubtfulModel(SessionListModel):
         wanted = []
         if self.session is not None and (self.cluster == ALL_CLUSTERS or self.cluster in self.session.names):
             wanted = doubtful(self.session, self.per_cluster, self.cluster)
-        self._paths = wanted
-        self._row_of = {p: i for i, p in enumerate(wanted)}
+        self._set_paths(wanted)
         self.endResetModel()
 
     def _session_changed(self, change: Change) -> None:
         self.refresh()
-
-    def path(self, row: int) -> str:
-        return self._paths[row]
-
-    def paths(self) -> list[str]:
-        return list(self._paths)
-
-    def row_of(self, path: str) -> int:
-        return self._row_of.get(path, -1)
-
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._paths)
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._paths) or self.session is None:

@@ -7,11 +7,13 @@ them (``_session_changed``) and what a finished thumbnail repaints
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QSortFilterProxyModel, Qt
 
 from engine.session import Change, Session
 
 from .thumbnails import ThumbnailLoader
+
+PathRole = Qt.ItemDataRole.UserRole + 1  # a row's photo, as a relative path
 
 
 class SessionListModel(QAbstractListModel):
@@ -38,3 +40,48 @@ class SessionListModel(QAbstractListModel):
 
     def _thumbnail_ready(self, path: str, tier: int) -> None:
         raise NotImplementedError
+
+
+class PhotoListModel(SessionListModel):
+    """A session model whose rows are photos (relative paths), with the lookups the grid asks for."""
+
+    def __init__(self, loader: ThumbnailLoader, parent=None):
+        super().__init__(loader, parent)
+        self._paths: list[str] = []
+        self._row_of: dict[str, int] = {}
+
+    def _set_paths(self, paths: list[str]) -> None:
+        self._paths = paths
+        self._row_of = {p: i for i, p in enumerate(paths)}
+
+    def path(self, row: int) -> str:
+        return self._paths[row]
+
+    def paths(self) -> list[str]:
+        return list(self._paths)
+
+    def row_of(self, path: str) -> int:
+        return self._row_of.get(path, -1)
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._paths)
+
+
+class PhotoProxy(QSortFilterProxyModel):
+    """A proxy over a ``PhotoListModel`` that answers the same lookups in its own row order."""
+
+    @property
+    def loader(self) -> ThumbnailLoader:
+        return self.sourceModel().loader
+
+    def path(self, row: int) -> str:
+        return self.index(row, 0).data(PathRole)
+
+    def paths(self) -> list[str]:
+        return [self.path(r) for r in range(self.rowCount())]
+
+    def row_of(self, path: str) -> int:
+        source = self.sourceModel().row_of(path)
+        if source < 0:
+            return -1
+        return self.mapFromSource(self.sourceModel().index(source, 0)).row()
