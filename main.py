@@ -1,4 +1,5 @@
-"""PhotoCluster: ``python main.py [FOLDER]`` opens the window; ``python main.py cluster ...`` runs headless."""
+"""PhotoCluster: ``python main.py [FOLDER]`` opens the window; ``python main.py cluster ...`` runs headless;
+``python main.py --version`` prints the version."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
+    if args and args[0] in ("--version", "-V"):
+        from engine import __version__
+
+        print(f"photocluster {__version__}")
+        return 0
     if args and args[0] == "cluster":
         from engine.cli import main as cli_main
 
