@@ -276,7 +276,7 @@ def bench_engine(args, weights, photos: Path, cache_dir: Path, data_dir: Path, r
         keys, failed = timed(rows, "fingerprints + stat index (cold)", lambda: cache.keys_for(paths))
         assert not failed and len(keys) == len(paths)
 
-        def write():
+        def write(vectors=vectors):
             for s in range(0, len(keys), 32):
                 cache.put_many([(k.fingerprint, vectors[s + j]) for j, k in enumerate(keys[s : s + 32])])
 
@@ -320,7 +320,7 @@ def bench_layout(args, state, rows) -> None:
 
     features = state["analysis"].features
     for method in args.layouts.split(","):
-        result = timed(rows, f"similarity map ({method})", lambda: embedding.embed(features, method), GOALS["map"])
+        result = timed(rows, f"similarity map ({method})", lambda m=method: embedding.embed(features, m), GOALS["map"])
         idx = np.random.default_rng(0).choice(len(features), min(10_000, len(features)), replace=False)
         keep = embedding.knn_preservation(result.prepared[idx], result.xy[idx], 10)
         rows.append([f"  ({result.method}: kNN-10 kept on a 10,000 sample {keep:.3f})", None, None, "", ""])

@@ -99,8 +99,8 @@ def _run(args, folder: Path) -> int:
         print(f"photocluster extract: warning: {warning}", file=sys.stderr)
     where = f"on Ray, {args.workers} worker{'s' if args.workers != 1 else ''}" if args.ray is not None else "locally"
     rate = result.extracted / result.seconds if result.seconds and result.extracted else 0.0
-    lines = [f"Features of {result.photos} photos are in the cache ({where}, {result.seconds:.1f} s): "
-             f"{result.extracted} analysed ({rate:.1f} images/s), {result.cached} were cached already"]
+    lines = [(f"Features of {result.photos} photos are in the cache ({where}, {result.seconds:.1f} s): "
+              f"{result.extracted} analysed ({rate:.1f} images/s), {result.cached} were cached already")]
     if result.skipped:
         lines.append(f"  skipped {len(result.skipped)} files:")
         lines += [f"    {s.path}: {s.reason}" for s in result.skipped]

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def main_py(*args, **kw):
-    return subprocess.run([sys.executable, str(REPO / "main.py"), *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, str(REPO / "main.py"), *map(str, args)], check=False, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(REPO)}, **kw)
 
 
