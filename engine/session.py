@@ -296,7 +296,7 @@ class Session:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically: a crash leaves the previous file or the new one, never half of one."""
-        atomic_write_text(Path(path), json.dumps(self.to_dict(), ensure_ascii=False, indent=1))
+        atomic_write_text(Path(path), dumps(self.to_dict()))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Session":
@@ -335,6 +335,12 @@ def session_path_for(root: str | os.PathLike, data_dir: str | os.PathLike | None
     )
     key = hashlib.blake2b(str(Path(root).resolve()).encode(), digest_size=10).hexdigest()
     return base / "sessions" / f"{Path(root).name or 'root'}-{key}.json"
+
+
+def dumps(data: dict) -> str:
+    """A session as JSON text, compact: ``indent`` would make ``json`` fall back from its C encoder to
+    pure Python, 0.55 s instead of 0.1 s for 100,000 photos (bench/scale.py), all of it holding the GIL."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def atomic_write_text(path: Path, text: str) -> None:
