@@ -251,11 +251,14 @@ def find_duplicates(
         hash_close=hash_close, hash_maybe=hash_maybe, feature_close=feature_close, feature_maybe=feature_maybe,
     )
     groups = []
-    for members in group_pairs(len(read), [(a, b) for a, b, _, _ in pairs]):
+    found = group_pairs(len(read), [(a, b) for a, b, _, _ in pairs])
+    group_of = {m: g for g, members in enumerate(found) for m in members}
+    links_of: list[list] = [[] for _ in found]  # one pass over the pairs: per group it was n_groups x n_pairs
+    for a, b, h, c in pairs:
+        links_of[group_of[a]].append((read[a].path, read[b].path, h, c))
+    for members, links in zip(found, links_of):
         chosen = {read[m].path: read[m] for m in members}
         order = sorted(chosen.values(), key=better_key)
-        inside = set(members)
-        links = [(read[a].path, read[b].path, h, c) for a, b, h, c in pairs if a in inside]
         groups.append(DuplicateGroup([f.path for f in order], chosen, links))
     groups.sort(key=lambda g: (-len(g.members), g.best))
     return DuplicateReport(groups, unreadable, time.perf_counter() - started)
