@@ -112,7 +112,7 @@ def extract(
         done = extracted = 0
         if todo:
             key_of = {k.path: k for k in todo}
-            ds = ray.data.from_items([{"path": k.path} for k in todo], override_num_blocks=_blocks(len(todo), batch_size))
+            ds = ray.data.from_items([{"path": k.path} for k in todo], override_num_blocks=_blocks(len(todo), batch_size, workers))
             ds = ds.map_batches(_decode_batch, batch_size=batch_size, batch_format="numpy")
             ds = ds.map_batches(
                 _Describe,
@@ -143,9 +143,9 @@ def extract(
         )
 
 
-def _blocks(n: int, batch_size: int) -> int:
-    """Enough blocks for the workers to share the photos, few enough to keep Ray's overhead small."""
-    return max(1, min(200, -(-n // (batch_size * 2))))
+def _blocks(n: int, batch_size: int, workers: int) -> int:
+    """Enough blocks for every worker to get some (Ray hands a block to one actor), few enough to keep overhead small."""
+    return max(1, min(n, max(2 * workers, min(200, -(-n // (batch_size * 2))))))
 
 
 def _decode_batch(batch: dict) -> dict:

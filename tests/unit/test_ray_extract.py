@@ -98,3 +98,11 @@ def test_missing_folder(tmp_path):
     result = main_py("extract", tmp_path / "nope")
     assert result.returncode == 2
     assert result.stderr.strip() == f"photocluster extract: {tmp_path / 'nope'} does not exist"
+
+
+def test_every_worker_gets_a_block_of_photos():
+    """Ray gives a block to one actor: 60 photos in one block left the second worker idle."""
+    from engine.ray_extract import _blocks
+
+    assert _blocks(60, 32, 2) >= 2 and _blocks(60, 32, 4) >= 4
+    assert _blocks(3, 32, 8) == 3 and _blocks(100_000, 32, 2) == 200
