@@ -292,9 +292,12 @@ class StackDuplicatesProxy(PhotoProxy):
         self._members: dict[str, list[str]] = {}
 
     def set_groups(self, groups: list[DuplicateGroup]) -> None:
-        self._hidden = redundant(groups)
+        hidden = redundant(groups)
+        refilter = bool(hidden or self._hidden)  # no groups before or after: nothing to filter (2 s at 100,000)
+        self._hidden = hidden
         self._members = {g.best: list(g.members) for g in groups}
-        self.invalidateFilter()
+        if refilter:
+            self.invalidateFilter()
         if self.rowCount():
             self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, 0), [StackCountRole])
 
@@ -303,6 +306,8 @@ class StackDuplicatesProxy(PhotoProxy):
         return list(self._members.get(path, [path]))
 
     def filterAcceptsRow(self, source_row: int, source_parent) -> bool:
+        if not self._hidden:  # the usual case: skip reading each of (maybe 100,000) paths from the source
+            return True
         path = self.sourceModel().index(source_row, 0, source_parent).data(PathRole)
         return path not in self._hidden
 
