@@ -3,8 +3,12 @@ overwriting or half-writing a photo.
 
 How it stays safe:
 
+* One run at a time per DEST: an export or undo holds an OS lock on
+  ``DEST/.photocluster-lock``; a second one waits a few seconds and is then
+  refused with a message (two runs would race for the same names).
 * A final name is claimed atomically. The data goes to a hidden temporary file
-  in the target folder (``.<name>.photocluster-partial``), is fsynced and
+  in the target folder (``.<random>.photocluster-partial``: unique per file and
+  run, and short whatever the photo's name), is fsynced and
   verified (size + BLAKE2b of what was read from the source), and only then
   gets its final name with ``os.link(tmp, final)``, which fails rather than
   replace an existing file; the next free ``name (n).ext`` is tried then.
@@ -52,12 +56,14 @@ import stat
 import threading
 import time
 import unicodedata
+import uuid
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePosixPath
 
+from .lock import DestInUse, DestLock
 from .pipeline import Progress
 from .scan import EXPORT_MARKER
 
@@ -311,18 +317,21 @@ def _stat_key(path: Path) -> tuple[int, int] | None:
 # --------------------------------------------------------------------------- running
 
 
-def run_export(plan: ExportPlan, cancel: threading.Event | None = None) -> Generator[Progress, None, ExportReport]:
+def run_export(
+    plan: ExportPlan, cancel: threading.Event | None = None, *, wait: float = 5.0
+) -> Generator[Progress, None, ExportReport]:
     """Carry out ``plan``: yields ``Progress`` after each file, checks ``cancel`` between files, returns the report.
 
-    Running the export again after a crash (re-planned or not) resumes it; see the module notes.
+    Running the export again after a crash (re-planned or not) resumes it; see the module notes. Another
+    export into the same DEST is waited for up to ``wait`` seconds, then this one stops without doing anything.
     """
     report = ExportReport(plan.dest, plan.mode, skipped=list(plan.excluded))
     total = len(plan.items)
     yield Progress("export", 0, total, message=f"Exporting {_count(total, 'photo')} to {plan.dest}")
     try:
-        journal = _open_dest(plan.dest)
-    except OSError as exc:
-        report.stopped = f"cannot write to the export folder: {_reason(exc)}"
+        lock, journal = _open_dest(plan.dest, wait)
+    except (OSError, DestInUse) as exc:
+        report.stopped = str(exc) if isinstance(exc, DestInUse) else f"cannot write to the export folder: {_reason(exc)}"
         report.skipped += [(item.relpath, report.stopped) for item in plan.items]
         return report
     try:
@@ -341,18 +350,25 @@ def run_export(plan: ExportPlan, cancel: threading.Event | None = None) -> Gener
         _finish_manifests(journal, report)
     finally:
         journal.close()
+        lock.release()
     return report
 
 
-def _open_dest(dest: Path) -> _Journal:
-    """Create DEST, mark it as ours (so a scan of the source skips it) and open its journal."""
+def _open_dest(dest: Path, wait: float) -> tuple[DestLock, _Journal]:
+    """Create DEST, lock it, mark it as ours (so a scan of the source skips it) and open its journal."""
     dest.mkdir(parents=True, exist_ok=True)
+    lock = DestLock(dest, wait)
+    lock.acquire()
     try:
-        with open(dest / EXPORT_MARKER_NAME, "x", encoding="utf-8") as marker:
-            marker.write(_MARKER_TEXT)
-    except FileExistsError:
-        pass
-    return _Journal(dest).open()
+        try:
+            with open(dest / EXPORT_MARKER_NAME, "x", encoding="utf-8") as marker:
+                marker.write(_MARKER_TEXT)
+        except FileExistsError:
+            pass
+        return lock, _Journal(dest).open()
+    except BaseException:
+        lock.release()
+        raise
 
 
 def _attempt(report: ExportReport, relpath: str, action: Callable[[], Path]) -> str:
@@ -487,7 +503,7 @@ def _copy_to_temp(source: Path, before: os.stat_result, folder: Path, name: str)
     A chunked copy rather than ``shutil.copyfile`` so that the source is hashed
     in the same read and the temporary is created exclusively.
     """
-    tmp = folder / _temp_name(name)
+    tmp = folder / _temp_name()
     _remove_quietly(tmp)  # left by a run that was killed
     try:
         fd = os.open(tmp, _NEW_FILE, 0o600)
@@ -615,8 +631,9 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _temp_name(name: str) -> str:
-    return f".{name}{PARTIAL_SUFFIX}"
+def _temp_name() -> str:
+    """Unique per file and run (two runs never share a temporary) and short (a long photo name still fits)."""
+    return f".{uuid.uuid4().hex[:16]}{PARTIAL_SUFFIX}"
 
 
 def _remove_partials(folders: Iterable[Path]) -> None:
@@ -749,7 +766,7 @@ def _write_manifests(journal: _Journal) -> tuple[Path, Path]:
 def _write_own(journal: _Journal, kind: str, name: str, data: bytes) -> Path:
     """Write a manifest atomically: replace the one this journal wrote before, or claim a free name for it
     (a manifest.csv that is not ours is never replaced)."""
-    tmp = journal.dest / _temp_name(name)
+    tmp = journal.dest / _temp_name()
     _remove_quietly(tmp)
     try:
         fd = os.open(tmp, _NEW_FILE, 0o644)
@@ -779,7 +796,7 @@ def _unrecorded(final: Path, **facts) -> None:
 
 
 def undo_export(
-    dest: str | os.PathLike, cancel: threading.Event | None = None
+    dest: str | os.PathLike, cancel: threading.Event | None = None, *, wait: float = 5.0
 ) -> Generator[Progress, None, ExportReport]:
     """Put an export back using its journal: moved photos return to where they came from (when that place is
     free), copies and links PhotoCluster made are deleted if unchanged, then empty cluster folders, the
@@ -789,11 +806,18 @@ def undo_export(
     if not (dest / JOURNAL_NAME).is_file():
         report.stopped = f"there is no PhotoCluster export to undo in {dest}"
         return report
+    lock = DestLock(dest, wait)
     try:
+        lock.acquire()
         journal = _Journal(dest).open()
+    except DestInUse as exc:
+        report.stopped = str(exc)
+        return report
     except OSError as exc:
+        lock.release()
         report.stopped = f"cannot write to the export folder: {_reason(exc)}"
         return report
+    emptied = False
     try:
         _recover(journal, report)
         records = list(journal.done.values())[::-1]
@@ -807,9 +831,10 @@ def undo_export(
             yield Progress.timed("undo", n + 1, len(records), started, message)
             if report.stopped:
                 break
-        _tidy_after_undo(journal, records, report)
+        emptied = _tidy_after_undo(journal, records, report)
     finally:
         journal.close()
+        lock.release(remove=emptied)
     return report
 
 
@@ -844,8 +869,8 @@ def _forget(journal: _Journal, rec: dict) -> None:
     journal.write({"op": "undo", "dst": rec["dst"], "state": "done"})
 
 
-def _tidy_after_undo(journal: _Journal, records: list[dict], report: ExportReport) -> None:
-    """Remove what the export added around the photos, once none of its photos is left."""
+def _tidy_after_undo(journal: _Journal, records: list[dict], report: ExportReport) -> bool:
+    """Remove what the export added around the photos, once none of its photos is left; says if it did."""
     folders = {Path(rec["dst"]).parent for rec in records}
     _remove_partials(folders | {journal.dest})
     for folder in folders:
@@ -855,10 +880,11 @@ def _tidy_after_undo(journal: _Journal, records: list[dict], report: ExportRepor
             pass
     if journal.done:
         _finish_manifests(journal, report)
-        return
+        return False
     for path in [*journal.manifests.values(), journal.dest / EXPORT_MARKER_NAME]:
         _remove_quietly(path)
     journal.delete()
+    return True
 
 
 # --------------------------------------------------------------------------- words
