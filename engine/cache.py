@@ -146,7 +146,7 @@ class FeatureCache:
         Returns the keys and a list of (path, reason) for files that could not be read.
         """
         known = {}
-        for chunk in _chunks(paths, 900):
+        for chunk in _chunks([_db_path(p) for p in paths], 900):
             rows = self._db.execute(
                 f"SELECT path, size, mtime_ns, fingerprint FROM files WHERE path IN ({','.join('?' * len(chunk))})",
                 chunk,
@@ -156,12 +156,12 @@ class FeatureCache:
         for path in paths:
             try:
                 st = os.stat(path)
-                hit = known.get(path)
+                hit = known.get(_db_path(path))
                 if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
                     fp = hit[2]
                 else:
                     fp = fingerprint(path)
-                    fresh.append((path, st.st_size, st.st_mtime_ns, fp))
+                    fresh.append((_db_path(path), st.st_size, st.st_mtime_ns, fp))
             except OSError as exc:
                 failed.append((path, _reason(exc)))
                 continue
@@ -213,6 +213,15 @@ class _Transaction:
 
     def __exit__(self, exc_type, *_):
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _db_path(path: str) -> str | bytes:
+    """A path as SQLite can hold it: a name that is not valid UTF-8 (surrogate escapes) goes in as its bytes."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
 
 
 def _chunks(items: list, size: int):

@@ -77,6 +77,9 @@ def _positive_int(text: str) -> int:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):  # a file or cluster name that is not valid text never stops a print
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     logging.basicConfig(level=logging.WARNING, format="photocluster: %(message)s")
     folder = Path(args.folder).expanduser()
     if not folder.is_dir():
@@ -135,7 +138,7 @@ def write_manifest(path: Path, session) -> None:
     for rel in session.images:
         cid = session.labels[rel]
         writer.writerow([rel, cid, session.name(cid), f"{session.confidence.get(rel, 0.0):.4f}"])
-    atomic_write_text(path, out.getvalue())
+    atomic_write_text(path, out.getvalue(), errors="surrogateescape")  # file names keep their exact bytes
 
 
 def _export(args, session) -> int:

@@ -296,7 +296,8 @@ class Session:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically: a crash leaves the previous file or the new one, never half of one."""
-        atomic_write_text(Path(path), json.dumps(self.to_dict(), ensure_ascii=False, indent=1))
+        # ASCII JSON: a file name that is not valid UTF-8 (surrogate escapes) is kept as \udcXX and reads back exactly
+        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=1))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Session":
@@ -333,15 +334,17 @@ def session_path_for(root: str | os.PathLike, data_dir: str | os.PathLike | None
     base = Path(data_dir) if data_dir else Path(
         os.environ.get("PHOTOCLUSTER_DATA_DIR") or platformdirs.user_data_dir("photocluster", appauthor=False)
     )
-    key = hashlib.blake2b(str(Path(root).resolve()).encode(), digest_size=10).hexdigest()
+    key = hashlib.blake2b(os.fsencode(Path(root).resolve()), digest_size=10).hexdigest()
     return base / "sessions" / f"{Path(root).name or 'root'}-{key}.json"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str, errors: str = "strict") -> None:
+    """Write ``text`` as UTF-8 so that a crash leaves the old file or the new one; ``errors="surrogateescape"``
+    writes file names that are not valid UTF-8 as their original bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8", errors=errors) as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
