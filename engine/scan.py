@@ -75,7 +75,15 @@ def _walk(directory: Path, rel: str, result: ScanResult, seen: set, excluded: se
     if dir_id in seen:
         return  # a symlink back into a folder we already walked
     seen.add(dir_id)
-    if dir_id in excluded or (rel and (directory / EXPORT_MARKER).exists()):
+    if dir_id in excluded:
+        return
+    try:
+        if rel and os.lstat(directory / EXPORT_MARKER):
+            return  # one of our export folders
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # a folder we may list but not enter, or not even look into
+        result.skipped.append(Skipped(rel, f"cannot open folder: {exc.strerror or exc}"))
         return
     try:
         with os.scandir(directory) as it:
