@@ -29,6 +29,10 @@ How it stays safe:
   changed since planning is skipped with a reason, as is any file that fails
   (permission denied, ...). A full disk stops the export, since every next file
   would fail too.
+* A move never removes what lies outside the opened folder or is a symbolic
+  link: such a source (a file link, or a photo reached through a folder link
+  that leads outside) is copied instead, with a warning, and left where it is.
+  (A moved link would dangle, a relative one at once.)
 * ``plan_export`` only reads (a dry run is the caller printing the plan). The
   run ends with ``manifest.csv`` and ``manifest.json``, written atomically and
   describing every file the journal put in DEST that is still there; a
@@ -246,7 +250,7 @@ def _earlier_targets(journal: _Journal, mode: str) -> dict[tuple[str, Path], Pat
     found = {}
     for rec in [*journal.pending.values(), *journal.done.values()]:  # done wins over a mere start
         target = Path(rec["dst"])
-        if rec["op"] == mode and os.path.lexists(target):
+        if _same_op(rec["op"], mode) and os.path.lexists(target):
             found[(rec["src"], target.parent)] = target
     return found
 
@@ -342,7 +346,7 @@ def run_export(
             if cancel is not None and cancel.is_set():
                 report.cancelled = True
                 break
-            message = _attempt(report, item.relpath, partial(_export_one, item, plan.mode, journal))
+            message = _attempt(report, item.relpath, partial(_export_one, item, plan, journal, report))
             yield Progress.timed("export", n + 1, total, started, message)
             if report.stopped:
                 report.skipped += [(later.relpath, f"not exported: {report.stopped}") for later in plan.items[n + 1 :]]
@@ -388,10 +392,15 @@ def _attempt(report: ExportReport, relpath: str, action: Callable[[], Path]) -> 
     return f"Skipped {relpath}: {reason}"
 
 
-def _export_one(item: PlannedFile, mode: str, journal: _Journal) -> Path:
+def _export_one(item: PlannedFile, plan: ExportPlan, journal: _Journal, report: ExportReport) -> Path:
+    mode = plan.mode
     if _already_exported(item, mode, journal):
         return item.target
     before = _check_source(item, journal)
+    if mode == "move" and not _movable(item.source, plan.root):
+        mode = "copy"
+        report.warnings.append(f"{item.relpath} was copied, not moved: it is a symbolic link or lies outside "
+                               f"{plan.root}, and a move never removes anything there")
     item.target.parent.mkdir(exist_ok=True)
     base = {"op": mode, "src": str(item.source), "rel": item.relpath}
     base.update(cluster_name=item.cluster, confidence=item.confidence)
@@ -406,7 +415,20 @@ def _export_one(item: PlannedFile, mode: str, journal: _Journal) -> Path:
 
 def _already_exported(item: PlannedFile, mode: str, journal: _Journal) -> bool:
     rec = journal.done.get(str(item.target))
-    return bool(rec) and rec["src"] == str(item.source) and rec["op"] == mode and os.path.lexists(item.target)
+    return bool(rec) and rec["src"] == str(item.source) and _same_op(rec["op"], mode) and os.path.lexists(item.target)
+
+
+def _same_op(recorded: str, mode: str) -> bool:
+    """A move records a copy for the sources it may not remove (``_movable``)."""
+    return recorded == mode or (mode == "move" and recorded == "copy")
+
+
+def _movable(source: Path, root: Path) -> bool:
+    """May a move remove ``source``? Only a real file whose real place is inside the opened folder."""
+    if os.path.islink(source):
+        return False
+    real = Path(os.path.realpath(source))
+    return Path(os.path.realpath(root)) in real.parents
 
 
 def _check_source(item: PlannedFile, journal: _Journal) -> os.stat_result:

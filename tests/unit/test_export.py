@@ -587,3 +587,28 @@ def test_leftover_partials_are_deleted_and_a_claimed_copy_is_adopted(photos, mon
 def test_engine_export_does_not_import_qt():
     code = "import sys, engine.export; sys.exit(any(m.startswith(('PySide6', 'gui')) for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO, check=False).returncode == 0
+
+
+@pytest.mark.parametrize("crossfs", [False, True])
+def test_a_move_never_removes_links_or_photos_outside_the_folder(tmp_path, monkeypatch, crossfs):
+    """Issue 9 item 4: symlinks are copied, never moved, and nothing outside the opened folder is removed."""
+    if crossfs:
+        monkeypatch.setattr(export.os, "link", _no_hardlinks)
+    root, outside, dest = tmp_path / "photos", tmp_path / "elsewhere", tmp_path / "out"
+    originals = make_tree(root, ["a.jpg"]) | make_tree(outside, ["o.jpg", "sub/p.jpg"], seed=1)
+    os.symlink("../elsewhere/o.jpg", root / "link.jpg")  # a relative file link
+    os.symlink(outside / "sub", root / "dirlink")  # a folder link leading outside
+    assignments = [("a.jpg", "A"), ("link.jpg", "A"), ("dirlink/p.jpg", "A")]
+    report = export_all(root, assignments, dest, "move")
+    assert len(report.done) == 3 and not report.skipped
+    assert (outside / "o.jpg").read_bytes() == originals["o.jpg"]
+    assert (outside / "sub" / "p.jpg").read_bytes() == originals["sub/p.jpg"]
+    assert os.readlink(root / "link.jpg") == "../elsewhere/o.jpg" and (root / "link.jpg").exists()
+    assert not (root / "a.jpg").exists()
+    assert sorted(files_under(dest).values()) == sorted(originals.values())
+    assert len(report.warnings) == 2 and all("copied, not moved" in w for w in report.warnings)
+    assert not run(run_export(plan_export(root, assignments, dest, "move"))).warnings  # a rerun adds nothing
+    assert len(files_under(dest)) == 3
+    undone = run(undo_export(dest))
+    assert len(undone.done) == 3 and (root / "a.jpg").read_bytes() == originals["a.jpg"]
+    assert (outside / "o.jpg").exists() and (outside / "sub" / "p.jpg").exists() and files_under(dest) == {}
