@@ -698,9 +698,17 @@ class _Journal:
         self._fd: int | None = None
         for line in self._lines():
             try:
-                self._apply(json.loads(line))
-            except (ValueError, KeyError, TypeError, AttributeError):
+                self._apply(self._here(json.loads(line)))
+            except (ValueError, KeyError, TypeError, AttributeError, IndexError):
                 continue  # a line torn by a crash or power cut
+
+    def _here(self, rec: dict) -> dict:
+        """The record with its target in *this* DEST: a copied (``cp -a``) or moved export folder is undone
+        where it is now, never at the place it was written to. Targets are ``DEST/<folder>/<name>`` (a
+        manifest: ``DEST/<name>``), so the last parts of the recorded path say which file it is."""
+        parts = Path(rec["dst"]).parts
+        tail = parts[-1:] if rec["op"] == "manifest" else parts[-2:]
+        return {**rec, "dst": str(self.dest.joinpath(*tail))}
 
     def _lines(self) -> list[str]:
         try:
@@ -863,8 +871,7 @@ def undo_export(
 def _undo_one(rec: dict, journal: _Journal) -> Path:
     dst = Path(rec["dst"])
     if not os.path.lexists(dst):
-        _forget(journal, rec)
-        raise _Skip("it is no longer in the export folder")
+        raise _Skip("it is no longer in the export folder")  # stays in the journal: it may come back
     if rec["op"] == "move":
         restored = _move_back(rec)
     elif _is_ours(rec):

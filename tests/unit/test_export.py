@@ -612,3 +612,35 @@ def test_a_move_never_removes_links_or_photos_outside_the_folder(tmp_path, monke
     undone = run(undo_export(dest))
     assert len(undone.done) == 3 and (root / "a.jpg").read_bytes() == originals["a.jpg"]
     assert (outside / "o.jpg").exists() and (outside / "sub" / "p.jpg").exists() and files_under(dest) == {}
+
+
+def test_undo_acts_on_the_folder_given_after_cp_a_or_mv(photos, tmp_path):
+    """Issue 9 item 6: the journal's paths are read relative to the folder it is in."""
+    root, originals, assignments, d1 = photos
+    export_all(root, assignments[:2], d1, "copy")
+    export_all(root, assignments[2:], d1, "move")
+    in_d1 = files_under(d1)
+    d2 = tmp_path / "d2"
+    subprocess.run(["cp", "-a", str(d1), str(d2)], check=True)
+    report = run(undo_export(d2))
+    assert len(report.done) == 4 and not report.skipped, report.skipped
+    assert files_under(d1) == in_d1  # the original export is untouched
+    assert files_under(d2) == {} and files_under(root) == originals
+    # put it back as it was, then move the export folder and undo it there
+    for rel in ["home/c.jpg", "home/d.jpg"]:
+        (root / rel).unlink()
+    d3 = tmp_path / "d3"
+    os.rename(d1, d3)
+    report = run(undo_export(d3))
+    assert len(report.done) == 4 and not report.skipped, report.skipped
+    assert files_under(d3) == {} and files_under(root) == originals and not (d3 / export.JOURNAL_NAME).exists()
+
+
+def test_undo_with_nothing_to_undo_keeps_the_journal(photos):
+    root, originals, assignments, dest = photos
+    export_all(root, assignments, dest, "copy")
+    for path in files_under(dest):
+        (dest / path).unlink()
+    report = run(undo_export(dest))
+    assert not report.done and len(report.skipped) == 4
+    assert (dest / export.JOURNAL_NAME).exists()
