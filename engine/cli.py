@@ -151,6 +151,9 @@ def _export(args, session) -> int:
     except ValueError as exc:
         print(f"photocluster cluster: cannot export: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if plan.resumed:
+        print(f"photocluster cluster: finishing the interrupted move into {plan.dest} as it was planned "
+              f"({len(plan.items)} photos); the clustering above is not used for it", file=sys.stderr)
     if args.dry_run:
         print(plan.describe())
         print(f"(dry run: nothing was written; {len(plan.items)} photos into {len(plan.folders())} folders)")

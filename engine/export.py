@@ -132,6 +132,7 @@ class ExportPlan:
     mode: str
     items: list[PlannedFile]
     excluded: list[tuple[str, str]] = field(default_factory=list)  # (relpath, reason) left out when planning
+    resumed: bool = False  # the unfinished plan of an interrupted move, read back from DEST's journal
 
     def folders(self) -> dict[str, int]:
         """Folder name -> number of files that go into it."""
@@ -202,7 +203,9 @@ def plan_export(
 
     ``assignments`` are (path relative to ``root``, cluster name); ``confidence``
     (keyed the same way) goes into the manifest. A previous run's journal in
-    ``dest`` is honoured: files it already exported keep their names.
+    ``dest`` is honoured: files it already exported keep their names, and an interrupted *move* of this
+    folder is finished as it was planned (``resumed`` is set and ``assignments`` are not used): the photos
+    it has not moved yet would otherwise be clustered on their own and land elsewhere.
     Raises ``ValueError`` for an unknown mode or ``dest == root``.
     """
     if mode not in MODES:
@@ -210,7 +213,10 @@ def plan_export(
     root, dest = Path(root).expanduser().resolve(), Path(dest).expanduser().resolve()
     if dest == root:
         raise ValueError("choose an export folder other than the photo folder itself")
-    earlier = _earlier_targets(_Journal(dest), mode)
+    journal = _Journal(dest)
+    if mode == "move" and journal.plan and journal.plan.get("root") == str(root):
+        return _plan_from_journal(journal.plan, root, dest)
+    earlier = _earlier_targets(journal, mode)
     folder_of = _folder_names(dict.fromkeys(str(cluster) for _, cluster in assignments), dest)
     plan = ExportPlan(root, dest, mode, [])
     taken: dict[Path, set[str]] = {}
@@ -232,6 +238,24 @@ def plan_export(
         conf = None if conf is None else float(conf)  # a numpy scalar would not go into the JSON journal
         plan.items.append(PlannedFile(source, target, str(cluster), relpath, conf, _stat_key(source)))
     return plan
+
+
+def _plan_from_journal(rec: dict, root: Path, dest: Path) -> ExportPlan:
+    items = [
+        PlannedFile(Path(i["src"]), dest / i["folder"] / i["name"], i["cluster"], i["rel"], i["confidence"],
+                    tuple(i["seen"]) if i["seen"] else None)
+        for i in rec["items"]
+    ]
+    return ExportPlan(root, dest, "move", items, [tuple(x) for x in rec.get("excluded", [])], resumed=True)
+
+
+def _plan_record(plan: ExportPlan) -> dict:
+    items = [
+        {"src": str(i.source), "folder": i.target.parent.name, "name": i.target.name, "cluster": i.cluster,
+         "rel": i.relpath, "confidence": i.confidence, "seen": list(i.seen) if i.seen else None}
+        for i in plan.items
+    ]
+    return {"op": "plan", "root": str(plan.root), "items": items, "excluded": [list(x) for x in plan.excluded]}
 
 
 def _locate(root: Path, dest: Path, rel: str) -> tuple[Path | None, str, str | None]:
@@ -341,16 +365,24 @@ def run_export(
     try:
         _recover(journal, report)
         _remove_partials({item.target.parent for item in plan.items} | journal.folders())
+        if plan.mode == "move" and not plan.resumed:
+            try:
+                journal.write(_plan_record(plan))  # what a resumed run finishes (see plan_export)
+            except OSError as exc:
+                report.stopped = _reason(exc)
         started = time.perf_counter()
         for n, item in enumerate(plan.items):
+            if report.stopped:
+                report.skipped += [(later.relpath, f"not exported: {report.stopped}") for later in plan.items[n:]]
+                break
             if cancel is not None and cancel.is_set():
                 report.cancelled = True
                 break
             message = _attempt(report, item.relpath, partial(_export_one, item, plan, journal, report))
             yield Progress.timed("export", n + 1, total, started, message)
-            if report.stopped:
-                report.skipped += [(later.relpath, f"not exported: {report.stopped}") for later in plan.items[n + 1 :]]
-                break
+        else:
+            if journal.plan:
+                journal.write({"op": "end"})
         _finish_manifests(journal, report)
     finally:
         journal.close()
@@ -695,6 +727,7 @@ class _Journal:
         self.done: dict[str, dict] = {}  # final target -> record, for every file this journal put in DEST
         self.pending: dict[str, dict] = {}  # source -> last started record that has no "done" yet
         self.manifests: dict[str, str] = {}  # "csv" / "json" -> the manifest file this journal wrote
+        self.plan: dict | None = None  # the plan of a move that has not run to its end
         self._fd: int | None = None
         for line in self._lines():
             try:
@@ -706,6 +739,8 @@ class _Journal:
         """The record with its target in *this* DEST: a copied (``cp -a``) or moved export folder is undone
         where it is now, never at the place it was written to. Targets are ``DEST/<folder>/<name>`` (a
         manifest: ``DEST/<name>``), so the last parts of the recorded path say which file it is."""
+        if "dst" not in rec:
+            return rec
         parts = Path(rec["dst"]).parts
         tail = parts[-1:] if rec["op"] == "manifest" else parts[-2:]
         return {**rec, "dst": str(self.dest.joinpath(*tail))}
@@ -717,7 +752,9 @@ class _Journal:
             return []
 
     def _apply(self, rec: dict) -> None:
-        if rec["op"] == "manifest":
+        if rec["op"] in ("plan", "end"):
+            self.plan = rec if rec["op"] == "plan" else None
+        elif rec["op"] == "manifest":
             self.manifests[rec["kind"]] = rec["dst"]
         elif rec["op"] == "undo":
             self.done.pop(rec["dst"], None)

@@ -644,3 +644,27 @@ def test_undo_with_nothing_to_undo_keeps_the_journal(photos):
     report = run(undo_export(dest))
     assert not report.done and len(report.skipped) == 4
     assert (dest / export.JOURNAL_NAME).exists()
+
+
+def test_an_interrupted_move_is_finished_as_it_was_planned(tmp_path):
+    """Issue 9 item 5: the rerun (re-clustered on what is left, so other names) finishes the original plan."""
+    root, dest = tmp_path / "photos", tmp_path / "out"
+    rels = [f"p{i}.jpg" for i in range(6)]
+    originals = make_tree(root, rels)
+    first = [(rel, "Sea" if i % 2 else "Hills") for i, rel in enumerate(rels)]
+    gen = run_export(plan_export(root, first, dest, "move"))
+    for progress in gen:
+        if progress.done == 3:
+            break
+    gen.close()  # the run ends between files, like a kill there
+    left = [rel for rel in rels if (root / rel).exists()]
+    assert len(left) == 3
+    again = [(rel, "Cluster 1") for rel in left]  # what re-clustering only the remaining photos gives
+    plan = plan_export(root, again, dest, "move")
+    assert plan.resumed and [i.relpath for i in plan.items] == rels
+    report = run(run_export(plan))
+    assert len(report.done) == 6 and not report.skipped
+    assert {rel: data for rel, data in files_under(dest).items()} == {
+        f"{cluster}/{rel}": originals[rel] for rel, cluster in first}
+    fresh = plan_export(root, [], dest, "move")  # finished: a new export plans afresh
+    assert not fresh.resumed and fresh.items == []
