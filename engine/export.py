@@ -213,6 +213,8 @@ def plan_export(
     root, dest = Path(root).expanduser().resolve(), Path(dest).expanduser().resolve()
     if dest == root:
         raise ValueError("choose an export folder other than the photo folder itself")
+    if dest in root.parents:  # a cluster folder could be the photo folder itself, or hold it
+        raise ValueError(f"the photo folder {root} is inside the export folder {dest}; choose one outside it")
     journal = _Journal(dest)
     if mode == "move" and journal.plan and journal.plan.get("root") == str(root):
         return _plan_from_journal(journal.plan, root, dest)
@@ -329,7 +331,7 @@ def _file_names_in(folder: Path) -> set[str]:
     """Entries that are not folders: a cluster folder cannot take their name."""
     try:
         with os.scandir(folder) as entries:
-            return {_key(e.name) for e in entries if not e.is_dir()}
+            return {_key(e.name) for e in entries if not e.is_dir(follow_symlinks=False)}  # a link is no folder
     except OSError:
         return set()
 
@@ -429,11 +431,11 @@ def _export_one(item: PlannedFile, plan: ExportPlan, journal: _Journal, report: 
     if _already_exported(item, mode, journal):
         return item.target
     before = _check_source(item, journal)
+    _real_folder(item.target.parent, plan.dest)
     if mode == "move" and not _movable(item.source, plan.root):
         mode = "copy"
         report.warnings.append(f"{item.relpath} was copied, not moved: it is a symbolic link or lies outside "
                                f"{plan.root}, and a move never removes anything there")
-    item.target.parent.mkdir(exist_ok=True)
     base = {"op": mode, "src": str(item.source), "rel": item.relpath}
     base.update(cluster_name=item.cluster, confidence=item.confidence)
 
@@ -448,6 +450,16 @@ def _export_one(item: PlannedFile, plan: ExportPlan, journal: _Journal, report: 
 def _already_exported(item: PlannedFile, mode: str, journal: _Journal) -> bool:
     rec = journal.done.get(str(item.target))
     return bool(rec) and rec["src"] == str(item.source) and _same_op(rec["op"], mode) and os.path.lexists(item.target)
+
+
+def _real_folder(folder: Path, dest: Path) -> None:
+    """Make the cluster folder; one that is a link (to anywhere) is never written through."""
+    try:
+        folder.mkdir()
+    except FileExistsError:
+        pass
+    if folder.parent != dest or os.path.islink(folder) or not folder.is_dir():
+        raise _Skip(f"{folder.name} in the export folder is not a folder PhotoCluster may write into")
 
 
 def _same_op(recorded: str, mode: str) -> bool:
@@ -690,12 +702,20 @@ def _temp_name() -> str:
     return f".{uuid.uuid4().hex[:16]}{PARTIAL_SUFFIX}"
 
 
-def _remove_partials(folders: Iterable[Path]) -> None:
-    """Delete temporaries a killed run left; none of them is the only copy of anything."""
+_OUR_TEMP = re.compile(r"\.[0-9a-f]{16}" + re.escape(PARTIAL_SUFFIX))
+
+
+def _remove_partials(folders: Iterable[Path], strict: bool = False) -> None:
+    """Delete temporaries a killed run left; none of them is the only copy of anything. ``strict`` (a photo
+    folder) only takes names exactly of our making."""
     for folder in folders:
         try:
             with os.scandir(folder) as entries:
-                leftovers = [e.path for e in entries if e.name.startswith(".") and e.name.endswith(PARTIAL_SUFFIX)]
+                leftovers = [
+                    e.path for e in entries
+                    if _OUR_TEMP.fullmatch(e.name) or not strict and e.name.startswith(".")
+                    and e.name.endswith(PARTIAL_SUFFIX)
+                ]
         except OSError:
             continue
         for path in leftovers:
@@ -888,6 +908,8 @@ def undo_export(
     try:
         _recover(journal, report)
         records = list(journal.done.values())[::-1]
+        # a killed undo across filesystems can leave a restored photo's temporary (a second name) beside it
+        _remove_partials({Path(rec["src"]).parent for rec in records if rec["op"] == "move"}, strict=True)
         yield Progress("undo", 0, len(records), message=f"Undoing the export of {_count(len(records), 'photo')}")
         started = time.perf_counter()
         for n, rec in enumerate(records):
@@ -907,6 +929,8 @@ def undo_export(
 
 def _undo_one(rec: dict, journal: _Journal) -> Path:
     dst = Path(rec["dst"])
+    if os.path.islink(dst.parent):
+        raise _Skip("its folder in the export is now a link, which undo never follows")
     if not os.path.lexists(dst):
         raise _Skip("it is no longer in the export folder")  # stays in the journal: it may come back
     if rec["op"] == "move":

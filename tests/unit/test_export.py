@@ -668,3 +668,63 @@ def test_an_interrupted_move_is_finished_as_it_was_planned(tmp_path):
         f"{cluster}/{rel}": originals[rel] for rel, cluster in first}
     fresh = plan_export(root, [], dest, "move")  # finished: a new export plans afresh
     assert not fresh.resumed and fresh.items == []
+
+
+def test_a_long_name_is_moved_across_filesystems(tmp_path, monkeypatch):
+    """Issue 9 item 10: a 240-byte name; the temporary must stay under the 255-byte limit."""
+    monkeypatch.setattr(export.os, "link", _no_hardlinks)
+    name = "é" * 116 + ".jpg"  # 236 bytes
+    originals = make_tree(tmp_path / "photos", [name])
+    report = export_all(tmp_path / "photos", [(name, "A")], tmp_path / "out", "move")
+    assert not report.skipped and files_under(tmp_path / "out") == {f"A/{name}": originals[name]}
+
+
+class _Killed(BaseException):
+    pass
+
+
+def test_a_killed_undo_across_filesystems_leaves_no_hidden_link_behind(photos, monkeypatch):
+    """Issue 9 item 10: killed after the photo got its name back but before its temporary went."""
+    root, originals, assignments, dest = photos
+    export_all(root, assignments, dest, "move")
+    real_link = os.link
+    monkeypatch.setattr(export.os, "link", lambda src, dst, **kw: real_link(src, dst) if str(src).endswith(
+        export.PARTIAL_SUFFIX) else _no_hardlinks(src, dst))
+    real_remove = export._remove_quietly
+
+    def killed_before_the_temp_goes(path):
+        if str(path).endswith(export.PARTIAL_SUFFIX) and str(root) in str(path) and os.path.lexists(path):
+            raise _Killed()
+        real_remove(path)
+
+    monkeypatch.setattr(export, "_remove_quietly", killed_before_the_temp_goes)
+    with pytest.raises(_Killed):
+        run(undo_export(dest))
+    assert partials_under(root)  # the hidden second name of a restored photo
+    monkeypatch.setattr(export, "_remove_quietly", real_remove)
+    report = run(undo_export(dest))
+    assert files_under(root) == originals and not partials_under(root) and not partials_under(dest)
+    assert len(report.done) == 4
+
+
+def test_an_export_folder_holding_the_photo_folder_is_refused(tmp_path):
+    """Issue 9 item 10: copies would be written into the photo folder (a cluster named like it)."""
+    dest = tmp_path / "out"
+    root = dest / "Beach"
+    make_tree(root, ["a.jpg"])
+    with pytest.raises(ValueError, match="inside the export folder"):
+        plan_export(root, [("a.jpg", "Beach")], dest, "copy")
+    assert os.listdir(root) == ["a.jpg"]
+
+
+def test_a_link_in_dest_named_like_a_cluster_is_never_followed(photos, tmp_path):
+    """Issue 9 item 10: DEST/Forest -> elsewhere must not send photos outside DEST."""
+    root, originals, assignments, dest = photos
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    dest.mkdir()
+    os.symlink(elsewhere, dest / "Forest")
+    report = export_all(root, assignments, dest, "copy")
+    assert len(report.done) == 4 and os.listdir(elsewhere) == []
+    assert all(dest.resolve() in final.resolve().parents for _, final in report.done)
+    assert os.readlink(dest / "Forest") == str(elsewhere)
