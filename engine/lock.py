@@ -15,7 +15,6 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 
-
 class FolderInUse(Exception):
     """Another PhotoCluster holds this folder; the message says so in words for a person."""
 

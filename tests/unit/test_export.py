@@ -637,7 +637,7 @@ def test_undo_acts_on_the_folder_given_after_cp_a_or_mv(photos, tmp_path):
 
 
 def test_undo_with_nothing_to_undo_keeps_the_journal(photos):
-    root, originals, assignments, dest = photos
+    root, _originals, assignments, dest = photos
     export_all(root, assignments, dest, "copy")
     for path in files_under(dest):
         (dest / path).unlink()
@@ -719,7 +719,7 @@ def test_an_export_folder_holding_the_photo_folder_is_refused(tmp_path):
 
 def test_a_link_in_dest_named_like_a_cluster_is_never_followed(photos, tmp_path):
     """Issue 9 item 10: DEST/Forest -> elsewhere must not send photos outside DEST."""
-    root, originals, assignments, dest = photos
+    root, _originals, assignments, dest = photos
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     dest.mkdir()
