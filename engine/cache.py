@@ -94,19 +94,24 @@ class FeatureCache:
 
     def __init__(self, model_id: str, cache_dir: str | os.PathLike | None = None):
         self.directory = Path(cache_dir) if cache_dir else default_cache_dir()
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            if not os.access(self.directory, os.W_OK | os.X_OK):
-                raise PermissionError(13, "permission denied")
-        except OSError as exc:
-            what = "is not a folder" if isinstance(exc, (FileExistsError, NotADirectoryError)) else (
-                f"cannot be used: {exc.strerror or exc}")
-            raise CacheError(f"the feature cache folder {self.directory} {what}; choose another with "
-                             "--cache-dir or PHOTOCLUSTER_CACHE_DIR") from None
+        self.check_folder(self.directory)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_id)
         self.path = self.directory / f"features-{safe}.sqlite"
         self.warnings: list[str] = []
         self._db = self._open()
+
+    @staticmethod
+    def check_folder(directory: Path) -> None:
+        """Create the cache folder if need be; ``CacheError`` in words if it is a file or cannot be written."""
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            if not os.access(directory, os.W_OK | os.X_OK):
+                raise PermissionError(13, "permission denied")
+        except OSError as exc:
+            what = "is not a folder" if isinstance(exc, (FileExistsError, NotADirectoryError)) else (
+                f"cannot be used: {exc.strerror or exc}")
+            raise CacheError(f"the feature cache folder {directory} {what}; choose another with "
+                             "--cache-dir or PHOTOCLUSTER_CACHE_DIR") from None
 
     def _open(self) -> sqlite3.Connection:
         try:

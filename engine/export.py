@@ -82,6 +82,8 @@ FOLDER_NAME_LIMIT = 100  # characters; the UTF-8 form is also kept under _NAME_B
 _NAME_BYTES = 200  # leaves room for " (n)" and the temp-name decoration under the usual 255-byte limit
 _CHUNK = 64 * 1024
 _FORBIDDEN = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')  # path separators, NUL, controls, Windows-reserved
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_NOT_A_BYTE = re.compile("[\ud800-\udc7f\udd00-\udfff]")  # surrogates that are no surrogate escape
 _WINDOWS_DEVICES = frozenset(
     {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(1, 10)} | {f"lpt{i}" for i in range(1, 10)}
 )
@@ -288,9 +290,11 @@ def _folder_names(clusters: Iterable[str], dest: Path) -> dict[str, str]:
 
 
 def _safe_name(name: str, limit: int | None = None) -> str:
-    """A name that every common filesystem accepts and that is not hidden."""
+    """A name that every common filesystem accepts and that is not hidden. A folder name (``limit``) is
+    made valid text; a file name keeps the bytes it had on disk (surrogate escapes, see ``text``)."""
     name = _FORBIDDEN.sub("_", unicodedata.normalize("NFC", str(name))).lstrip(". ").rstrip(". ")
     if limit:
+        name = _LONE_SURROGATE.sub("_", name)
         name = name[:limit]
         while len(name.encode("utf-8", "surrogatepass")) > _NAME_BYTES:
             name = name[:-1]
@@ -298,6 +302,12 @@ def _safe_name(name: str, limit: int | None = None) -> str:
     if name.split(".")[0].lower() in _WINDOWS_DEVICES:
         name = "_" + name
     return name or "Unnamed"
+
+
+def text(value: str) -> str:
+    """``value`` ready to be written with ``errors="surrogateescape"``: escapes of a file name's bytes are kept,
+    other lone surrogates (a cluster name typed as ``\ud800``) become U+FFFD."""
+    return _NOT_A_BYTE.sub("\ufffd", value)
 
 
 def _key(name: str) -> str:
@@ -839,7 +849,7 @@ def _write_manifests(journal: _Journal) -> tuple[Path, Path]:
     writer.writerow(MANIFEST_HEADER)
     entries = []
     for rec in records:
-        folder, name, conf = Path(rec["dst"]).parent.name, rec.get("cluster_name", ""), rec.get("confidence")
+        folder, name, conf = Path(rec["dst"]).parent.name, text(rec.get("cluster_name", "")), rec.get("confidence")
         writer.writerow([rec.get("rel", ""), folder, name, "" if conf is None else f"{conf:.4f}"])
         entries.append(
             {"source": rec["src"], "target": rec["dst"], "path": rec.get("rel", ""), "cluster": folder}

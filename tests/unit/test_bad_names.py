@@ -74,3 +74,22 @@ def test_a_folder_whose_own_name_is_not_utf8_has_a_session_path(tmp_path):
     from engine.session import session_path_for
 
     assert session_path_for(tmp_path / BAD, tmp_path / "data").suffix == ".json"
+
+
+def test_a_cluster_name_with_a_lone_surrogate_is_exported_and_listed(tmp_path):
+    """Issue 9 item 9: '\\ud800' is no text a file system or a UTF-8 file can hold."""
+    root = tmp_path / "photos"
+    root.mkdir()
+    (root / "a.jpg").write_bytes(b"a" * 50)
+    report = run(run_export(plan_export(root, [("a.jpg", "x\ud800y")], tmp_path / "out", "copy")))
+    assert len(report.done) == 1 and not report.warnings, report.warnings
+    assert os.listdir(tmp_path / "out" / "x_y") == ["a.jpg"]
+    assert "x\ufffdy" in (tmp_path / "out" / "manifest.csv").read_text(encoding="utf-8")
+    json.loads((tmp_path / "out" / "manifest.json").read_text())
+
+    from engine.cli import write_manifest
+
+    session = Session(root, ["a.jpg"])
+    session.names, session.labels = {0: "x\ud800y"}, {"a.jpg": 0}
+    write_manifest(tmp_path / "m.csv", session)
+    assert "a.jpg,0,x\ufffdy," in (tmp_path / "m.csv").read_text(encoding="utf-8")
