@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 import time
@@ -277,8 +278,11 @@ class Session:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Session":
-        if not isinstance(data, dict) or data.get("version") != SESSION_VERSION:
+        """Rebuild a session from ``to_dict``'s form; anything else (checked as a whole first) is a
+        ``SessionError`` naming the first field that is wrong."""
+        if not isinstance(data, dict) or type(data.get("version")) is not int or data["version"] != SESSION_VERSION:
             raise SessionError("unknown session format")
+        _validate(data)
         try:
             session = cls(data["root"], [img["path"] for img in data["images"]])
             session.names = {int(c["id"]): str(c["name"]) for c in data["clusters"]}
@@ -304,6 +308,8 @@ class Session:
         try:
             text = Path(path).read_text(encoding="utf-8")
             return cls.from_dict(json.loads(text))
+        except RecursionError:
+            raise SessionError(f"session file {path}: nested too deeply to be a session") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise SessionError(f"cannot read session file {path}: {exc}") from None
         except SessionError as exc:
@@ -320,13 +326,49 @@ def load_or_set_aside(path: str | os.PathLike) -> tuple[Session | None, str | No
         return None, None
     try:
         return Session.load(path), None
-    except SessionError as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever is wrong with the file, the folder must still open
+        if not isinstance(exc, SessionError):
+            exc = SessionError(f"session file {path}: {type(exc).__name__}: {exc}")
         aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
         try:
             os.replace(path, aside)
         except OSError as move_error:
             return None, f"{exc}. It could not be moved aside ({move_error}); it is left as it was."
         return None, f"{exc}. It was kept as {aside.name} and a new session starts from the photos."
+
+
+def _validate(data: dict) -> None:
+    """The whole file against the session format (what ``to_dict`` writes); raises ``SessionError``."""
+
+    def need(ok: bool, where: str, what: str) -> None:
+        if not ok:
+            raise SessionError(f"{where} should be {what}")
+
+    def is_int(v) -> bool:
+        return type(v) is int
+
+    def is_number(v) -> bool:
+        return type(v) in (int, float) and math.isfinite(v)
+
+    need(isinstance(data.get("root"), str), "root", "a folder path")
+    need(isinstance(data.get("settings", {}), dict), "settings", "an object")
+    for key, value in data.get("settings", {}).items():
+        need(value is None or type(value) in (str, int, float, bool), f"settings.{key}", "a plain value")
+    need(isinstance(data.get("clusters"), list), "clusters", "a list")
+    for i, c in enumerate(data["clusters"]):
+        need(isinstance(c, dict) and is_int(c.get("id")) and isinstance(c.get("name"), str), f"clusters[{i}]",
+             'an object with a whole-number "id" and a text "name"')
+    need(isinstance(data.get("images"), list), "images", "a list")
+    for i, img in enumerate(data["images"]):
+        need(isinstance(img, dict) and isinstance(img.get("path"), str) and is_int(img.get("cluster")),
+             f"images[{i}]", 'an object with a text "path" and a whole-number "cluster"')
+        need(type(img.get("pinned", False)) is bool, f"images[{i}].pinned", "true or false")
+        need(is_number(img.get("confidence", 0.0)), f"images[{i}].confidence", "a finite number")
+    reps = data.get("representatives", {})
+    need(isinstance(reps, dict), "representatives", "an object")
+    for key, value in reps.items():
+        need(key.lstrip("-").isdigit() and isinstance(value, str), f"representatives.{key}",
+             "a photo path under a cluster id")
 
 
 def session_path_for(root: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Path:
