@@ -319,7 +319,10 @@ def _numbered(name: str, n: int, keep_ext: bool = True) -> str:
     if n == 1:
         return name
     stem, ext = os.path.splitext(name) if keep_ext else (name, "")
-    return f"{stem} ({n}){ext}"
+    tail = f" ({n}){ext}"
+    while stem and len((stem + tail).encode("utf-8", "surrogatepass")) > 255:  # the usual name limit
+        stem = stem[:-1]
+    return stem + tail
 
 
 def _free_name(name: str, taken: set[str], keep_ext: bool = True) -> str:
