@@ -300,8 +300,7 @@ class Session:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically: a crash leaves the previous file or the new one, never half of one."""
-        # ASCII JSON: a file name that is not valid UTF-8 (surrogate escapes) is kept as \udcXX and reads back exactly
-        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=1))
+        atomic_write_text(Path(path), dumps(self.to_dict()))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Session":
@@ -378,6 +377,13 @@ def session_path_for(root: str | os.PathLike, data_dir: str | os.PathLike | None
     )
     key = hashlib.blake2b(os.fsencode(Path(root).resolve()), digest_size=10).hexdigest()
     return base / "sessions" / f"{Path(root).name or 'root'}-{key}.json"
+
+
+def dumps(data: dict) -> str:
+    """A session as compact ASCII JSON. ASCII: a file name that is not valid UTF-8 (surrogate escapes) is kept as
+    \\udcXX and reads back exactly. Compact: ``indent`` would make ``json`` fall back from its C encoder to pure
+    Python, 0.55 s instead of 0.1 s for 100,000 photos (bench/scale.py), all of it holding the GIL."""
+    return json.dumps(data, separators=(",", ":"))
 
 
 def atomic_write_text(path: Path, text: str, errors: str = "strict") -> None:
