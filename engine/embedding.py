@@ -39,8 +39,7 @@ PERPLEXITY = 30.0
 FEWER_ITERATIONS_ABOVE = 2000  # t-SNE runs 500 iterations above this many points, 1000 below
 
 
-class Cancelled(Exception):
-    """The caller's cancel event was set between two steps."""
+from .cancel import Cancelled  # noqa: E402,F401 - re-exported: the one Cancelled
 
 
 @dataclass

@@ -48,6 +48,7 @@ from .see_why_jobs import layout_job
 from .thumbnails import TIERS, ThumbnailLoader
 from .undo import Editor
 from .workers import GeneratorWorker
+from .markup import escape
 
 # Distinct, colour-blind-friendlier hues (Tableau 20 order, strong ones first); Unsorted is grey.
 PALETTE = [QColor(c) for c in (
@@ -605,7 +606,7 @@ class SimilarityMapDock(QDockWidget):
         path = self.view.paths[i]
         cluster = self.session.labels.get(path, UNSORTED)
         fit = self.session.confidence.get(path)
-        text = f"<b>{_html(path.rsplit('/', 1)[-1])}</b><br>{_html(self.session.name(cluster))}"
+        text = f"<b>{escape(path.rsplit('/', 1)[-1])}</b><br>{escape(self.session.name(cluster))}"
         if fit is not None and cluster != UNSORTED:
             text += f" · fit {fit:.0%}"
         self.popup.show_photo(path, text, self.loader.get(path, TIERS[0], group="map"), QCursor.pos())
@@ -627,10 +628,6 @@ def _dot_icon(color: QColor):
     painter.drawEllipse(QRect(1, 1, 10, 10))
     painter.end()
     return QIcon(pixmap)
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 __all__ = ["SimilarityMapDock", "SimilarityMapView", "points_in_polygon"]
