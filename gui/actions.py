@@ -52,7 +52,7 @@ ACTIONS: tuple[Spec, ...] = (
     Spec("open", "&Open Folder…", "choose_folder", QKeySequence.StandardKey.Open, "folder-open",
          "Open a folder of photos", icon_text="Open"),
     Spec("analyse", "&Analyse", "analyse", "Ctrl+R", "analyse", "Find what is in each photo and group similar ones",
-         lambda s: s.has_session and not s.analysing and s.has_images),
+         lambda s: s.writable and not s.analysing and s.has_images),
     Spec("cancel", "&Cancel Analysis", "cancel_analysis", "Esc", "stop", "Stop the analysis after the current batch",
          lambda s: s.analysing and not s.cancelling),
     Spec("export", "&Export…", "show_export", "Ctrl+E", "export",

@@ -8,6 +8,7 @@ overwritten: the engine adds " (2)" to a name that is taken.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QTimer, QUrl, Signal
@@ -59,7 +60,7 @@ def _undo(dest: Path, cancel):
 
 
 class ExportDialog(QDialog):
-    moved_photos = Signal()  # a move export finished: the source folder has changed
+    photos_relocated = Signal(dict)  # a move export or its undo moved photos: {old session path: new}
 
     def __init__(self, session: Session, parent=None, duplicate_groups=()):
         super().__init__(parent)
@@ -68,6 +69,7 @@ class ExportDialog(QDialog):
         self.report: ExportReport | None = None
         self._worker: GeneratorWorker | None = None
         self._plan_generation = 0
+        self._moved: dict[str, str] = {}  # what the last move export did: {session path before: after}
         self._pool = TaskPool(1, "export-plan", self)
         self.setWindowTitle("Export Clusters to Folders")
         self.resize(720, 640)
@@ -272,8 +274,13 @@ class ExportDialog(QDialog):
         self.open_button.setVisible(report.mode != "undo")
         self.undo_button.setVisible(report.mode != "undo" and bool(report.done))
         self.undo_button.setEnabled(True)
-        if report.mode in ("move", "undo") and report.done:
-            self.moved_photos.emit()
+        if report.mode == "move" and report.done:
+            self._moved = {rel: _relative(target, self.session.root) for rel, target in report.done}
+            self.photos_relocated.emit(dict(self._moved))
+        elif report.mode == "undo" and report.done:
+            back = {self._moved[rel]: _relative(restored, self.session.root)
+                    for rel, restored in report.done if rel in self._moved}
+            self.photos_relocated.emit(back)
 
     def _failed(self, exc: BaseException) -> None:
         self.result.setText(f"<b>The export failed:</b> {exc}")
@@ -304,6 +311,14 @@ class ExportDialog(QDialog):
             self._worker.wait()
         self._pool.shutdown()
         super().done(result)
+
+
+def _relative(path: Path, root: Path) -> str:
+    """``path`` as a session path: relative to ``root`` (``..`` when outside it), ``/``-separated."""
+    try:
+        return Path(os.path.relpath(path, root)).as_posix()
+    except ValueError:  # another drive (Windows): keep it absolute
+        return Path(path).as_posix()
 
 
 def _make_plan(generation: int, root: Path, assignments, dest: str, mode: str, confidence: dict):

@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self.loader = ThumbnailLoader(self)
         self.editor = Editor(self)
         self.images = ImageModel(self.loader, self)
+        self.editor.refused.connect(self._edit_refused)
         self.clusters = ClusterModel(self.loader, self.editor, self)
         self.jobs = AnalysisController(self.document, self.editor, self._wanted_settings, self)
 
@@ -282,7 +283,7 @@ class MainWindow(QMainWindow):
     def _bind(self, session: Session | None) -> None:
         """Point the thumbnails, every model, view and the editor at ``session`` (or at nothing)."""
         self.loader.set_root(session.root if session is not None else None)
-        self.editor.set_session(session)
+        self.editor.set_session(session, read_only=self.document.read_only)
         self.images.set_session(session)
         self.clusters.set_session(session)
         self.map_dock.set_session(session)
@@ -320,9 +321,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def _images_changed(self) -> None:
-        self.images.refresh()
-        self.clusters.refresh()
-        self._reselect_cluster(ALL)
+        self._reselect_cluster(ALL)  # the models rebuilt themselves from the Session's Change
 
     def _show_weights_error(self, exc: Exception) -> None:
         self.banner.show_message("error", f"<b>The image model is not available.</b> {escape(str(exc))}")
@@ -419,7 +418,7 @@ class MainWindow(QMainWindow):
             self.set_status("Select some photos first, then make a cluster of them.")
             return
         cid = self.editor.new_cluster(paths)
-        row = self.clusters.row_of(cid)
+        row = -1 if cid is None else self.clusters.row_of(cid)
         if row >= 0:
             self.cluster_view.edit(self.clusters.index(row))
 
@@ -530,13 +529,13 @@ class MainWindow(QMainWindow):
         if self.session is None:
             return
         dialog = ExportDialog(self.session, self, duplicate_groups=self.duplicate_groups)
-        dialog.moved_photos.connect(self._photos_moved_away)
+        dialog.photos_relocated.connect(self.photos_relocated)
         dialog.exec()
 
-    def _photos_moved_away(self) -> None:
-        """After a move export the photos are no longer in the folder: show what is left."""
-        if self.session is not None:
-            self.open_folder(self.session.root)
+    def photos_relocated(self, paths: dict) -> None:
+        """A move export (or its undo) moved photos on disk: they keep their clusters, pins and undo history."""
+        if self.session is not None and paths:
+            self.editor.relocate(paths)
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About PhotoCluster",
@@ -555,8 +554,14 @@ class MainWindow(QMainWindow):
 
     # ==== keeping ===================================================================
     def _session_changed(self, change: Change) -> None:
+        if change.images:  # the near-duplicate groups were of other paths
+            self.stacked_images.set_groups(self.duplicate_groups if self.stack_action.isChecked() else [])
         self._update_header()
         self._update_actions()
+
+    def _edit_refused(self, why: str) -> None:
+        self.banner.show_message("warning", escape(why))
+        self.set_status("Nothing was changed: this window is read-only.")
 
     def save_session(self, wait: bool = False) -> None:
         self.document.save(wait)

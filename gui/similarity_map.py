@@ -540,7 +540,7 @@ class SimilarityMapDock(QDockWidget):
         session = self.session
         if session is None:
             return
-        if session.features is not None and session.features is not self._features:
+        if session.features is not None and (session.features is not self._features or change.paths):
             if self._worker is None:
                 self.recompute()
             return
