@@ -35,12 +35,12 @@ from engine.session import Session
 
 from . import theme
 from .image_model import PathRole
+from .markup import escape
 from .see_why_jobs import duplicates_job
 from .session_model import PhotoProxy
 from .thumbnails import TIERS, ThumbnailLoader
 from .undo import Editor
 from .workers import GeneratorWorker
-from .markup import escape
 
 GroupRole = Qt.ItemDataRole.UserRole + 31  # the DuplicateGroup of a row
 StackCountRole = Qt.ItemDataRole.UserRole + 32  # photos stacked under this one (1 = not a duplicate)

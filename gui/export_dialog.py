@@ -125,10 +125,10 @@ class ExportDialog(QDialog):
         self.progress = QProgressBar()
         self.progress.setVisible(False)
         layout.addWidget(self.progress)
-        self.result = QLabel()
-        self.result.setWordWrap(True)
-        self.result.setVisible(False)
-        layout.addWidget(self.result)
+        self.result_label = QLabel()
+        self.result_label.setWordWrap(True)
+        self.result_label.setVisible(False)
+        layout.addWidget(self.result_label)
         self.buttons = QDialogButtonBox()
         self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
         self.export_button.setIcon(icon("export"))
@@ -230,7 +230,7 @@ class ExportDialog(QDialog):
         if self.plan is None or self._worker is not None:
             return
         self.undo_button.setEnabled(False)
-        self.result.setVisible(False)
+        self.result_label.setVisible(False)
         self._run(GeneratorWorker(_undo, self.plan.dest), len(self.report.done) if self.report else 0)
 
     def _run(self, worker: GeneratorWorker, total: int) -> None:
@@ -266,8 +266,8 @@ class ExportDialog(QDialog):
             lines += report.warnings
         if report.manifest_csv:
             lines.append(f"The list of what went where is in {report.manifest_csv.name}.")
-        self.result.setText("<br>".join(lines))
-        self.result.setVisible(True)
+        self.result_label.setText("<br>".join(lines))
+        self.result_label.setVisible(True)
         self.plan_label.setText("Done." if not report.cancelled else "Cancelled.")
         if report.skipped:
             self.dry_run.setPlainText("\n".join(f"skipped {rel}: {why}" for rel, why in report.skipped))
@@ -283,8 +283,8 @@ class ExportDialog(QDialog):
             self.photos_relocated.emit(back)
 
     def _failed(self, exc: BaseException) -> None:
-        self.result.setText(f"<b>The export failed:</b> {exc}")
-        self.result.setVisible(True)
+        self.result_label.setText(f"<b>The export failed:</b> {exc}")
+        self.result_label.setVisible(True)
 
     def _finished(self) -> None:
         self._worker = None

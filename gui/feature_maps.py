@@ -40,9 +40,9 @@ from PySide6.QtWidgets import (
 from engine import activations
 from engine.weights import WeightsSource
 
+from .markup import escape
 from .see_why_jobs import MAPS_PER_PAGE, HeatOverlay, MapsPage, heat_job, maps_job
 from .workers import GeneratorWorker
-from .markup import escape
 
 ZOOM = (24, 224, 72)  # cell size slider: min, max, default (px)
 GAP = 4

@@ -15,9 +15,9 @@ from engine.cluster import UNSORTED
 from engine.session import Change, Session
 
 from . import mime
+from .markup import escape
 from .session_model import PathRole, PhotoListModel
 from .thumbnails import TIERS, ThumbnailLoader
-from .markup import escape
 
 ClusterRole = Qt.ItemDataRole.UserRole + 2
 ConfidenceRole = Qt.ItemDataRole.UserRole + 3

@@ -14,21 +14,26 @@ import gc
 import logging
 from pathlib import Path
 
-import engine
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QComboBox,
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
+    QSlider,
+    QSpinBox,
     QSplitter,
     QStackedWidget,
+    QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
+import engine
 from engine.cluster import UNSORTED
 from engine.session import Change, Session
 from engine.weights import WeightsError, resolve_weights
@@ -59,6 +64,32 @@ log = logging.getLogger(__name__)
 
 
 class MainWindow(QMainWindow):
+    # made from the action table (actions.ACTIONS) and by menus.build_menus / build_toolbar
+    about_action: QAction
+    analyse_action: QAction
+    cancel_action: QAction
+    delete_action: QAction
+    duplicates_action: QAction
+    export_action: QAction
+    feature_maps_action: QAction
+    new_cluster_action: QAction
+    open_action: QAction
+    quit_action: QAction
+    rename_action: QAction
+    reset_pins_action: QAction
+    show_all_action: QAction
+    skipped_action: QAction
+    zoom_in_action: QAction
+    zoom_out_action: QAction
+    recent_menu: QMenu
+    move_menu: QMenu
+    merge_menu: QMenu
+    split_menu: QMenu
+    k_spin: QSpinBox
+    method_combo: QComboBox
+    size_slider: QSlider
+    toolbar: QToolBar
+
     def __init__(self, weights: str | None = None, parent=None):
         super().__init__(parent)
         self.weights_option = weights

@@ -40,10 +40,10 @@ from engine.session import Change, Session
 from . import mime
 from .grid_view import PhotoGrid
 from .image_model import ClusterRole, ConfidenceRole, FailedRole, PathRole, PinnedRole
+from .markup import escape
 from .session_model import PhotoListModel, PhotoProxy, SessionListModel
 from .thumbnails import TIERS, ThumbnailLoader
 from .undo import Editor
-from .markup import escape
 
 RepresentativeRole = Qt.ItemDataRole.UserRole + 21  # path of the photo's cluster's representative
 CountRole = Qt.ItemDataRole.UserRole + 22

@@ -44,11 +44,11 @@ from engine.cluster import UNSORTED
 from engine.session import Change, Session
 
 from . import theme
+from .markup import escape
 from .see_why_jobs import layout_job
 from .thumbnails import TIERS, ThumbnailLoader
 from .undo import Editor
 from .workers import GeneratorWorker
-from .markup import escape
 
 # Distinct, colour-blind-friendlier hues (Tableau 20 order, strong ones first); Unsorted is grey.
 PALETTE = [QColor(c) for c in (

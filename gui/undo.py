@@ -8,6 +8,7 @@ later redos commit the change again and undos apply it backwards.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -85,7 +86,7 @@ class Editor(QObject):
         """Photos were moved on disk: the Session follows, and so does every edit on the undo stack."""
         change = self.session.relocate(paths)
         for i in range(self.stack.count()):
-            command = self.stack.command(i)
+            command = cast(SessionCommand, self.stack.command(i))
             command.change = command.change.renamed(change.paths)
         return change
 

@@ -92,8 +92,8 @@ class GeneratorWorker(QObject):
         func, args, kwargs = self._call
         try:
             result = self._drive(func(*args, cancel=self.cancel_event, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - every failure is reported to the GUI
-            exc.traceback_text = traceback.format_exc()
+        except BaseException as exc:
+            exc.traceback_text = traceback.format_exc()  # type: ignore[attr-defined]
             self._mailbox.post(self.errored.emit, exc)
         else:
             self._mailbox.post(self.returned.emit, result)
@@ -168,9 +168,9 @@ class TaskPool(QObject):
     def _call(self, func, args, done, failed) -> None:
         try:
             result = func(*args)
-        except Exception as exc:  # noqa: BLE001 - reported to the GUI
-            exc.traceback_text = traceback.format_exc()
-            log.error("%s failed:\n%s", getattr(func, "__name__", func), exc.traceback_text)
+        except Exception as exc:
+            exc.traceback_text = traceback.format_exc()  # type: ignore[attr-defined]
+            log.error("%s failed:\n%s", getattr(func, "__name__", func), traceback.format_exc())
             if failed is not None:
                 self._mailbox.post(failed, exc)
         else:

@@ -53,7 +53,7 @@ def test_export_dialog_copies_into_cluster_folders(sorted_window, qtbot, tmp_pat
     with open(dialog.report.manifest_csv, newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 24 and {r["cluster"] for r in rows} >= {"Red things"}
-    assert not dialog.open_button.isHidden() and "Copied 24 photos" in dialog.result.text()
+    assert not dialog.open_button.isHidden() and "Copied 24 photos" in dialog.result_label.text()
     assert (s.root / "red" / "red_0.jpg").exists()  # a copy leaves the originals
 
 
