@@ -41,6 +41,7 @@ HASH_SIZE = 8  # 8 x 8 = 64-bit hashes
 HASH_SAMPLE = 32  # the grey version the DCT runs on
 SHARPNESS_SIDE = 128  # photos are compared for sharpness at one common scale
 NEIGHBOURS = 8
+EXACT_NEIGHBOURS_UP_TO = 20_000  # descriptor neighbours are searched exactly up to this many photos, IVF above
 
 # Measured on scenes6 with 40 x 3 altered copies among the 600 photos (bench/see_why.py): resized and
 # re-encoded copies are at most 8 bits from their original, different photos at least 12; 90 % crops are
@@ -249,11 +250,14 @@ def find_duplicates(
         hash_close=hash_close, hash_maybe=hash_maybe, feature_close=feature_close, feature_maybe=feature_maybe,
     )
     groups = []
-    for members in group_pairs(len(read), [(a, b) for a, b, _, _ in pairs]):
+    found = group_pairs(len(read), [(a, b) for a, b, _, _ in pairs])
+    group_of = {m: g for g, members in enumerate(found) for m in members}
+    links_of: list[list] = [[] for _ in found]  # one pass over the pairs: per group it was n_groups x n_pairs
+    for a, b, h, c in pairs:
+        links_of[group_of[a]].append((read[a].path, read[b].path, h, c))
+    for members, links in zip(found, links_of):
         chosen = {read[m].path: read[m] for m in members}
         order = sorted(chosen.values(), key=better_key)
-        inside = set(members)
-        links = [(read[a].path, read[b].path, h, c) for a, b, h, c in pairs if a in inside]
         groups.append(DuplicateGroup([f.path for f in order], chosen, links))
     groups.sort(key=lambda g: (-len(g.members), g.best))
     return DuplicateReport(groups, unreadable, time.perf_counter() - started)
@@ -308,7 +312,14 @@ def _vector_neighbours(vectors: np.ndarray, k: int, floor: float) -> list[np.nda
     import faiss
 
     x = np.ascontiguousarray(vectors, dtype=np.float32)
-    index = faiss.IndexFlatIP(x.shape[1])
+    if len(x) <= EXACT_NEIGHBOURS_UP_TO:
+        index = faiss.IndexFlatIP(x.shape[1])
+    else:  # exact search grows as n^2: 100,000 photos took minutes; copies are so close that IVF finds them
+        lists = int(np.sqrt(len(x)))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(x.shape[1]), x.shape[1], lists, faiss.METRIC_INNER_PRODUCT)
+        index.cp.seed = 0
+        index.train(x[np.random.default_rng(0).choice(len(x), min(len(x), 40 * lists), replace=False)])
+        index.nprobe = 8
     index.add(x)
     sims, idx = index.search(x, k)
     return [row[s >= floor] for row, s in zip(idx, sims)]

@@ -15,7 +15,9 @@ for openTSNE and 0.79 for UMAP) in the least time once its iterations are cut
 to 500 above ``FEWER_ITERATIONS_ABOVE`` points (the last 500 of the default
 1000 moved kNN preservation by 0.004 and cost 2.3x the time); openTSNE was
 slower on 2 cores and UMAP's numba start-up alone takes 7-27 s. It needs no
-extra package.
+extra package. Above ``TSNE_SAMPLE`` points it lays out a sample and places the
+rest by their nearest laid-out neighbours (``place``): t-SNE of all 100,000
+photos would take many minutes.
 
 ``knn_preservation`` and ``separation`` score a layout (the bench uses them).
 No Qt here.
@@ -37,6 +39,8 @@ METHODS = ("auto", "tsne", "opentsne", "umap", "pca")
 PCA_DIMS = 50
 PERPLEXITY = 30.0
 FEWER_ITERATIONS_ABOVE = 2000  # t-SNE runs 500 iterations above this many points, 1000 below
+TSNE_SAMPLE = 6000  # above this many points t-SNE lays out a sample of this size and places the rest (bench/scale.py)
+PLACE_NEIGHBOURS = 10
 
 
 from .cancel import Cancelled  # noqa: E402,F401 - re-exported: the one Cancelled
@@ -108,14 +112,13 @@ def embed(
     perplexity = float(min(PERPLEXITY, max(2.0, (n - 1) / 3.0)))
     if method == "pca":
         xy = PCA(n_components=2, random_state=seed).fit_transform(x)
+    elif method == "tsne" and n > TSNE_SAMPLE:
+        sample = np.sort(np.random.default_rng(seed).choice(n, TSNE_SAMPLE, replace=False))
+        sample_xy = _tsne(x[sample], perplexity, seed, threads)
+        _check(cancel)
+        xy = place(x, sample, sample_xy)
     elif method == "tsne":
-        from sklearn.manifold import TSNE
-
-        xy = TSNE(
-            n_components=2, perplexity=perplexity, init="pca", learning_rate="auto", random_state=seed,
-            n_jobs=threads, method="barnes_hut" if n > 200 else "exact",
-            max_iter=500 if n > FEWER_ITERATIONS_ABOVE else 1000,
-        ).fit_transform(x)
+        xy = _tsne(x, perplexity, seed, threads)
     elif method == "opentsne":
         from openTSNE import TSNE as OpenTSNE
 
@@ -132,6 +135,42 @@ def embed(
         ).fit_transform(x)
     _check(cancel)
     return Embedding(np.ascontiguousarray(xy, dtype=np.float32), method, time.perf_counter() - started, x)
+
+
+def _tsne(x: np.ndarray, perplexity: float, seed: int, threads: int) -> np.ndarray:
+    from sklearn.manifold import TSNE
+
+    n = len(x)
+    return TSNE(
+        n_components=2, perplexity=perplexity, init="pca", learning_rate="auto", random_state=seed,
+        n_jobs=threads, method="barnes_hut" if n > 200 else "exact",
+        max_iter=500 if n > FEWER_ITERATIONS_ABOVE else 1000,
+    ).fit_transform(x)
+
+
+def place(x: np.ndarray, sample: np.ndarray, sample_xy: np.ndarray, k: int = PLACE_NEIGHBOURS) -> np.ndarray:
+    """2-D positions for all rows of ``x``, given the layout ``sample_xy`` of the rows ``sample``.
+
+    Barnes-Hut t-SNE grows as n log n and 100,000 points take many minutes, so
+    large sets lay out a sample and put every other point at the
+    similarity-weighted mean of its ``k`` nearest laid-out neighbours (found in
+    the 50-d space with faiss), as openTSNE's ``transform`` starts from. Points
+    of a cluster land inside that cluster's island.
+    """
+    import faiss
+
+    xy = np.empty((len(x), 2), np.float32)
+    xy[sample] = sample_xy
+    rest = np.setdiff1d(np.arange(len(x)), sample)
+    if len(rest):
+        index = faiss.IndexFlatL2(x.shape[1])
+        index.add(np.ascontiguousarray(x[sample], dtype=np.float32))
+        dist, idx = index.search(np.ascontiguousarray(x[rest], dtype=np.float32), min(k, len(sample)))
+        scale = np.maximum(np.median(dist[:, :1]), 1e-12)  # squared distance to the nearest, typically
+        weights = np.exp(-(dist - dist[:, :1]) / scale)
+        weights /= weights.sum(1, keepdims=True)
+        xy[rest] = np.einsum("nk,nkd->nd", weights, sample_xy[idx].astype(np.float32))
+    return xy
 
 
 def _check(cancel: threading.Event | None) -> None:

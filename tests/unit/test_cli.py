@@ -116,3 +116,32 @@ def _stored(db: Path) -> int:
         return con.execute("SELECT COUNT(*) FROM features").fetchone()[0] if exists else 0
     finally:
         con.close()
+
+
+def _place(tmp_path, kind):
+    """A --manifest / --cache-dir value that cannot be used."""
+    if kind == "dir":
+        (tmp_path / "adir").mkdir()
+        return tmp_path / "adir"
+    if kind == "file":
+        (tmp_path / "afile").write_text("x")
+        return tmp_path / "afile"
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    return ro / "sub" / "m.csv"
+
+
+@pytest.mark.parametrize("option, kind", [("--manifest", "dir"), ("--manifest", "readonly"),
+                                          ("--cache-dir", "file"), ("--cache-dir", "readonly")])
+def test_an_unusable_manifest_or_cache_place_is_one_line(photo_folder, tmp_path, weights_path, option, kind):
+    """Issue 9 item 9: one line and exit 1, no traceback (checked before any photo is analysed)."""
+    place = _place(tmp_path, kind)
+    if kind == "readonly" and os.geteuid() == 0:  # root writes anywhere: emulate with a place under a file
+        (tmp_path / "f").write_text("")
+        place = tmp_path / "f" / "sub"
+    result = cli(photo_folder, "--weights", weights_path, "--clusters", "3", option, place, "--quiet")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and str(place) in lines[0], result.stderr

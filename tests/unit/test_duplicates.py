@@ -127,3 +127,18 @@ def test_best_of_groups_keeps_order_and_everything_else():
     group = DuplicateGroup(["b", "a"], facts)
     assert best_of_groups([group], ["a", "b", "c"]) == ["b", "c"]
     assert best_of_groups([], ["a"]) == ["a"]
+
+
+def test_large_sets_find_feature_copies_with_an_inverted_index(monkeypatch):
+    """Above EXACT_NEIGHBOURS_UP_TO photos the descriptor search is IVF, not n^2; planted copies are all found."""
+    monkeypatch.setattr(duplicates, "EXACT_NEIGHBOURS_UP_TO", 500)
+    rng = np.random.default_rng(0)
+    n, copies = 3000, 100
+    x = rng.random((n, 64)).astype(np.float32) ** 4
+    planted = {(int(i), n - copies + j) for j, i in enumerate(rng.choice(n - copies, copies, replace=False))}
+    for i, j in planted:
+        x[j] = x[i] * np.exp(rng.normal(0, 0.01, 64))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    hashes = rng.integers(0, 2**63, n, dtype=np.uint64)  # far apart: only the features can find the copies
+    pairs = duplicates.duplicate_pairs(hashes, x)
+    assert {(i, j) for i, j, _, _ in pairs} == planted

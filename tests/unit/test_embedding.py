@@ -70,3 +70,25 @@ def test_knn_preservation_scores():
     shuffled = embedding.knn_preservation(high, rng.normal(size=(200, 2)))
     assert shuffled < 0.2  # a random layout keeps about k / n
     assert embedding.separation(high, np.zeros(200)) == 0.0
+
+
+def test_large_sets_lay_out_a_sample_and_place_the_rest(monkeypatch):
+    """Above TSNE_SAMPLE points t-SNE runs on a sample only; every other point lands in its group's island."""
+    features, labels = _three_groups(400)
+    monkeypatch.setattr(embedding, "TSNE_SAMPLE", 300)
+    fitted = []
+    real = embedding._tsne
+    monkeypatch.setattr(embedding, "_tsne", lambda x, *a: fitted.append(len(x)) or real(x, *a))
+    result = embedding.embed(features, "tsne")
+    assert fitted == [300] and result.xy.shape == (1200, 2) and np.isfinite(result.xy).all()
+    assert embedding.separation(result.xy, labels) > 0.5
+    centres = np.stack([result.xy[labels == g].mean(0) for g in range(3)])
+    nearest = np.linalg.norm(result.xy[:, None] - centres[None], axis=2).argmin(1)
+    assert (nearest == labels).mean() > 0.99
+
+
+def test_place_puts_a_point_between_its_nearest_laid_out_neighbours():
+    x = np.array([[0.0, 0], [10, 0], [0.1, 0], [9.9, 0]], np.float32)
+    xy = embedding.place(x, np.array([0, 1]), np.array([[-5.0, 1], [5, 1]], np.float32), k=2)
+    assert np.allclose(xy[:2], [[-5, 1], [5, 1]])
+    assert xy[2, 0] < -4.9 and xy[3, 0] > 4.9  # each follows the sample point it is next to
