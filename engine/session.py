@@ -36,19 +36,31 @@ class SessionError(Exception):
 
 @dataclass
 class Change:
-    """What one edit did, as (before, after) pairs; ``None`` for a cluster name means "did not exist"."""
+    """What one edit did, as (before, after) pairs; ``None`` for a cluster name means "did not exist".
+
+    ``paths`` renames photos (old -> new: they were moved on disk); ``images`` says the list of photos
+    itself changed (a scan, an analysis, a rename), so views rebuild rather than update rows.
+    """
 
     text: str
     labels: dict[str, tuple[int, int]] = field(default_factory=dict)
     names: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)
     pinned: dict[str, tuple[bool, bool]] = field(default_factory=dict)
+    paths: dict[str, str] = field(default_factory=dict)
+    images: bool = False
 
     def reversed(self) -> "Change":
         flip = lambda d: {k: (after, before) for k, (before, after) in d.items()}  # noqa: E731
-        return Change(self.text, flip(self.labels), flip(self.names), flip(self.pinned))
+        back = {new: old for old, new in self.paths.items()}
+        return Change(self.text, flip(self.labels), flip(self.names), flip(self.pinned), back, self.images)
+
+    def renamed(self, paths: dict[str, str]) -> "Change":
+        """The same edit of photos that now have other paths (``paths``: old -> new)."""
+        return Change(self.text, {paths.get(p, p): v for p, v in self.labels.items()}, dict(self.names),
+                      {paths.get(p, p): v for p, v in self.pinned.items()}, dict(self.paths), self.images)
 
     def __bool__(self) -> bool:
-        return bool(self.labels or self.names or self.pinned)
+        return bool(self.labels or self.names or self.pinned or self.paths or self.images)
 
 
 class Session:
@@ -119,7 +131,12 @@ class Session:
         self.features = features
         self.labels = {p: old_labels.get(p, UNSORTED) for p in self.images}
         self.pinned = {p for p in old_pinned if p in self.labels}
-        self._members = None
+        self._emit(Change("Update the photos", images=True))
+
+    def relocate(self, paths: dict[str, str]) -> Change:
+        """Photos were moved on disk (``paths``: old -> new, relative to ``root``): they keep clusters and pins."""
+        paths = {old: new for old, new in paths.items() if old in self.labels and old != new}
+        return self.commit(Change(f"Move {len(paths)} photos on disk", paths=paths, images=True))
 
     def apply_clustering(self, clustering: Clustering, settings: dict | None = None) -> Change:
         """Take a fresh clustering of ``self.images``; pinned photos stay put, ids and names carry over."""
@@ -240,6 +257,13 @@ class Session:
         return self.commit(change.reversed())
 
     def _apply(self, change: Change) -> None:
+        if change.paths:
+            ren = change.paths
+            self.images = [ren.get(p, p) for p in self.images]
+            self.labels = {ren.get(p, p): c for p, c in self.labels.items()}
+            self.pinned = {ren.get(p, p) for p in self.pinned}
+            self.confidence = {ren.get(p, p): c for p, c in self.confidence.items()}
+            self.representatives = {c: ren.get(p, p) for c, p in self.representatives.items()}
         for cid, (_, after) in change.names.items():
             if after is None:
                 self.names.pop(cid, None)
