@@ -78,7 +78,7 @@ def main() -> int:
     window.open_folder(args.folder)
     window.k_spin.setValue(6)
     window.analyse()
-    if not wait_until(app, lambda: window._analysis is None and window._recluster is None, 900):
+    if not wait_until(app, lambda: window.jobs.analysis is None and window.jobs.recluster_worker is None, 900):
         print("the analysis did not finish in time", file=sys.stderr)
         return 1
     print(window.status_text.text())

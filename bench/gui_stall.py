@@ -65,7 +65,7 @@ def main() -> int:
         clock.start()
         ticker.start()
         window.analyse()
-        window._analysis.finished.connect(lambda: QTimer.singleShot(500, app.quit))
+        window.jobs.analysis.finished.connect(lambda: QTimer.singleShot(500, app.quit))
 
     started = time.perf_counter()
     QTimer.singleShot(200, start)

@@ -15,7 +15,11 @@ inference). Features live in a SQLite database per model version (weights, pooli
 precision), in the user's cache folder. Every batch is one transaction, so a
 run killed mid-way loses at most the batch in flight; SQLite's locking lets the
 window and the command line share it. A database that fails its integrity check
-is moved aside and rebuilt, with a warning.
+or lacks a table or column we need is moved aside and rebuilt, with a warning;
+a vector read back that is not finite or not of the expected length is not used
+(the photo is analysed again and its row replaced), with a warning. A database
+another process keeps locked is waited for (``BUSY_TIMEOUT``), then reported as
+busy (``CacheError``): busy is not damaged, and it is never moved aside.
 """
 
 from __future__ import annotations
@@ -35,6 +39,12 @@ log = logging.getLogger(__name__)
 
 _EDGE = 64 * 1024
 SCHEMA_VERSION = 1
+BUSY_TIMEOUT = 30.0  # seconds to wait for another process's lock on the database
+_NEEDED = {"features": {"fingerprint", "vector"}, "files": {"path", "size", "mtime_ns", "fingerprint"}}
+
+
+class CacheError(Exception):
+    """The feature cache cannot be used (busy, or its folder is unusable); the message says so for a person."""
 
 
 STORAGE_DTYPE = np.float16
@@ -84,22 +94,45 @@ class FeatureCache:
 
     def __init__(self, model_id: str, cache_dir: str | os.PathLike | None = None):
         self.directory = Path(cache_dir) if cache_dir else default_cache_dir()
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.check_folder(self.directory)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_id)
         self.path = self.directory / f"features-{safe}.sqlite"
         self.warnings: list[str] = []
         self._db = self._open()
+
+    @staticmethod
+    def check_folder(directory: Path) -> None:
+        """Create the cache folder if need be; ``CacheError`` in words if it is a file or cannot be written."""
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            if not os.access(directory, os.W_OK | os.X_OK):
+                raise PermissionError(13, "permission denied")
+        except OSError as exc:
+            what = "is not a folder" if isinstance(exc, (FileExistsError, NotADirectoryError)) else (
+                f"cannot be used: {exc.strerror or exc}")
+            raise CacheError(f"the feature cache folder {directory} {what}; choose another with "
+                             "--cache-dir or PHOTOCLUSTER_CACHE_DIR") from None
 
     def _open(self) -> sqlite3.Connection:
         try:
             db = self._connect()
             ok = db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            if ok and version in (0, SCHEMA_VERSION):
+            missing = _missing_columns(db)
+            if ok and version in (0, SCHEMA_VERSION) and not missing:
                 self._create(db)
                 return db
             db.close()
-            problem = "failed its integrity check" if ok is False else f"has unknown schema version {version}"
+            problem = (
+                "failed its integrity check" if ok is False
+                else f"has unknown schema version {version}" if version not in (0, SCHEMA_VERSION)
+                else f"lacks {', '.join(missing)}"
+            )
+        except sqlite3.OperationalError as exc:
+            if _busy(exc):
+                raise CacheError(f"the feature cache {self.path} is busy: another PhotoCluster has held it for "
+                                 f"{BUSY_TIMEOUT:.0f} s; try again when it has finished") from None
+            problem = f"is unreadable ({exc})"
         except sqlite3.DatabaseError as exc:
             problem = f"is unreadable ({exc})"
         aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -114,7 +147,7 @@ class FeatureCache:
         return db
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         return db
@@ -146,7 +179,7 @@ class FeatureCache:
         Returns the keys and a list of (path, reason) for files that could not be read.
         """
         known = {}
-        for chunk in _chunks(paths, 900):
+        for chunk in _chunks([_db_path(p) for p in paths], 900):
             rows = self._db.execute(
                 f"SELECT path, size, mtime_ns, fingerprint FROM files WHERE path IN ({','.join('?' * len(chunk))})",
                 chunk,
@@ -156,12 +189,12 @@ class FeatureCache:
         for path in paths:
             try:
                 st = os.stat(path)
-                hit = known.get(path)
+                hit = known.get(_db_path(path))
                 if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
                     fp = hit[2]
                 else:
                     fp = fingerprint(path)
-                    fresh.append((path, st.st_size, st.st_mtime_ns, fp))
+                    fresh.append((_db_path(path), st.st_size, st.st_mtime_ns, fp))
             except OSError as exc:
                 failed.append((path, _reason(exc)))
                 continue
@@ -180,15 +213,24 @@ class FeatureCache:
         for i, fp in enumerate(fingerprints):
             rows_of.setdefault(fp, []).append(i)
         found = np.zeros(len(fingerprints), dtype=bool)
+        width, bad = out.shape[1], 0
         for chunk in _chunks(list(rows_of), 900):
             rows = self._db.execute(
                 f"SELECT fingerprint, vector FROM features WHERE fingerprint IN ({','.join('?' * len(chunk))})",
                 chunk,
             )
             for fp, blob in rows:
+                vector = np.frombuffer(blob, dtype=STORAGE_DTYPE) if isinstance(blob, bytes) else None
+                if vector is None or vector.shape != (width,) or not np.isfinite(vector).all():
+                    bad += 1  # not used: the photo is analysed again and put_many replaces the row
+                    continue
                 where = rows_of[fp]
-                out[where] = np.frombuffer(blob, dtype=STORAGE_DTYPE)
+                out[where] = vector
                 found[where] = True
+        if bad:
+            message = f"{bad} cached feature vectors were unusable (damaged or of another size); those photos are analysed again"
+            log.warning(message)
+            self.warnings.append(message)
         return found
 
     def put_many(self, items: list[tuple[str, np.ndarray]]) -> None:
@@ -213,6 +255,29 @@ class _Transaction:
 
     def __exit__(self, exc_type, *_):
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _db_path(path: str) -> str | bytes:
+    """A path as SQLite can hold it: a name that is not valid UTF-8 (surrogate escapes) goes in as its bytes."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def _missing_columns(db: sqlite3.Connection) -> list[str]:
+    """Tables or columns we need that an existing database lacks (extra ones are fine: newer versions add some)."""
+    missing = []
+    for table, needed in _NEEDED.items():
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if have:
+            missing += [f"{table}.{c}" for c in sorted(needed - have)]
+    return missing
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _chunks(items: list, size: int):

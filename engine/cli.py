@@ -77,12 +77,19 @@ def _positive_int(text: str) -> int:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):  # a file or cluster name that is not valid text never stops a print
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     logging.basicConfig(level=logging.WARNING, format="photocluster: %(message)s")
     folder = Path(args.folder).expanduser()
     if not folder.is_dir():
         what = "does not exist" if not folder.exists() else "is not a folder"
         print(f"photocluster cluster: {folder} {what}", file=sys.stderr)
         return EXIT_USAGE
+    problem = _unusable_places(args)
+    if problem:
+        print(f"photocluster cluster: {problem}", file=sys.stderr)
+        return EXIT_FAILED
     try:
         return _run(args, folder)
     except KeyboardInterrupt:
@@ -90,7 +97,29 @@ def main(argv: list[str]) -> int:
         return EXIT_CANCELLED
 
 
+def _unusable_places(args) -> str:
+    """Why --manifest or --cache-dir cannot be written, found before any photo is analysed ("" if they can)."""
+    import os
+
+    from .cache import CacheError, FeatureCache
+
+    if args.manifest:
+        path = Path(args.manifest).expanduser()
+        if path.is_dir():
+            return f"--manifest {path} is a folder; give a file name such as {path / 'manifest.csv'}"
+        parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)
+        if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            return f"--manifest {path} cannot be written: {parent} is not a folder that can be written to"
+    if args.cache_dir:
+        try:
+            FeatureCache.check_folder(Path(args.cache_dir).expanduser())
+        except CacheError as exc:
+            return str(exc)
+    return ""
+
+
 def _run(args, folder: Path) -> int:
+    from .cache import CacheError
     from .cluster import cluster_features
     from .features import FeatureExtractor
     from .pipeline import analyse, run
@@ -103,7 +132,7 @@ def _run(args, folder: Path) -> int:
         bar = _ProgressBar(enabled=not args.quiet)
         analysis = run(analyse(folder, extractor, args.cache_dir, threading.Event(), exclude), bar.update)
         bar.close()
-    except WeightsError as exc:
+    except (WeightsError, CacheError) as exc:
         print(f"photocluster cluster: {exc}", file=sys.stderr)
         return EXIT_FAILED
     for warning in analysis.warnings:
@@ -117,7 +146,12 @@ def _run(args, folder: Path) -> int:
     cluster_seconds = time.perf_counter() - t0
 
     if args.manifest:
-        write_manifest(Path(args.manifest).expanduser(), session)
+        try:
+            write_manifest(Path(args.manifest).expanduser(), session)
+        except OSError as exc:
+            print(f"photocluster cluster: cannot write the manifest {args.manifest}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return EXIT_FAILED
     status = 0
     if args.export:
         status = _export(args, session)
@@ -127,6 +161,7 @@ def _run(args, folder: Path) -> int:
 
 def write_manifest(path: Path, session) -> None:
     """The CLI's manifest: one row per clustered photo, written atomically."""
+    from .export import text
     from .session import atomic_write_text
 
     out = io.StringIO()
@@ -134,8 +169,8 @@ def write_manifest(path: Path, session) -> None:
     writer.writerow(["path", "cluster", "cluster_name", "confidence"])
     for rel in session.images:
         cid = session.labels[rel]
-        writer.writerow([rel, cid, session.name(cid), f"{session.confidence.get(rel, 0.0):.4f}"])
-    atomic_write_text(path, out.getvalue())
+        writer.writerow([rel, cid, text(session.name(cid)), f"{session.confidence.get(rel, 0.0):.4f}"])
+    atomic_write_text(path, out.getvalue(), errors="surrogateescape")  # file names keep their exact bytes
 
 
 def _export(args, session) -> int:
@@ -148,6 +183,9 @@ def _export(args, session) -> int:
     except ValueError as exc:
         print(f"photocluster cluster: cannot export: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if plan.resumed:
+        print(f"photocluster cluster: finishing the interrupted move into {plan.dest} as it was planned "
+              f"({len(plan.items)} photos); the clustering above is not used for it", file=sys.stderr)
     if args.dry_run:
         print(plan.describe())
         print(f"(dry run: nothing was written; {len(plan.items)} photos into {len(plan.folders())} folders)")

@@ -52,8 +52,7 @@ FEATURE_CLOSE = 0.95
 FEATURE_MAYBE = 0.82
 
 
-class Cancelled(Exception):
-    """The caller's cancel event was set."""
+from .cancel import Cancelled  # noqa: E402,F401 - re-exported: the one Cancelled
 
 
 @dataclass(frozen=True)

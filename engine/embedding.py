@@ -43,8 +43,7 @@ TSNE_SAMPLE = 6000  # above this many points t-SNE lays out a sample of this siz
 PLACE_NEIGHBOURS = 10
 
 
-class Cancelled(Exception):
-    """The caller's cancel event was set between two steps."""
+from .cancel import Cancelled  # noqa: E402,F401 - re-exported: the one Cancelled
 
 
 @dataclass

@@ -3,8 +3,12 @@ overwriting or half-writing a photo.
 
 How it stays safe:
 
+* One run at a time per DEST: an export or undo holds an OS lock on
+  ``DEST/.photocluster-lock``; a second one waits a few seconds and is then
+  refused with a message (two runs would race for the same names).
 * A final name is claimed atomically. The data goes to a hidden temporary file
-  in the target folder (``.<name>.photocluster-partial``), is fsynced and
+  in the target folder (``.<random>.photocluster-partial``: unique per file and
+  run, and short whatever the photo's name), is fsynced and
   verified (size + BLAKE2b of what was read from the source), and only then
   gets its final name with ``os.link(tmp, final)``, which fails rather than
   replace an existing file; the next free ``name (n).ext`` is tried then.
@@ -25,6 +29,10 @@ How it stays safe:
   changed since planning is skipped with a reason, as is any file that fails
   (permission denied, ...). A full disk stops the export, since every next file
   would fail too.
+* A move never removes what lies outside the opened folder or is a symbolic
+  link: such a source (a file link, or a photo reached through a folder link
+  that leads outside) is copied instead, with a warning, and left where it is.
+  (A moved link would dangle, a relative one at once.)
 * ``plan_export`` only reads (a dry run is the caller printing the plan). The
   run ends with ``manifest.csv`` and ``manifest.json``, written atomically and
   describing every file the journal put in DEST that is still there; a
@@ -52,12 +60,14 @@ import stat
 import threading
 import time
 import unicodedata
+import uuid
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePosixPath
 
+from .lock import DestInUse, DestLock
 from .pipeline import Progress
 from .scan import EXPORT_MARKER
 
@@ -72,6 +82,8 @@ FOLDER_NAME_LIMIT = 100  # characters; the UTF-8 form is also kept under _NAME_B
 _NAME_BYTES = 200  # leaves room for " (n)" and the temp-name decoration under the usual 255-byte limit
 _CHUNK = 64 * 1024
 _FORBIDDEN = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')  # path separators, NUL, controls, Windows-reserved
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_NOT_A_BYTE = re.compile("[\ud800-\udc7f\udd00-\udfff]")  # surrogates that are no surrogate escape
 _WINDOWS_DEVICES = frozenset(
     {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(1, 10)} | {f"lpt{i}" for i in range(1, 10)}
 )
@@ -122,6 +134,7 @@ class ExportPlan:
     mode: str
     items: list[PlannedFile]
     excluded: list[tuple[str, str]] = field(default_factory=list)  # (relpath, reason) left out when planning
+    resumed: bool = False  # the unfinished plan of an interrupted move, read back from DEST's journal
 
     def folders(self) -> dict[str, int]:
         """Folder name -> number of files that go into it."""
@@ -192,7 +205,9 @@ def plan_export(
 
     ``assignments`` are (path relative to ``root``, cluster name); ``confidence``
     (keyed the same way) goes into the manifest. A previous run's journal in
-    ``dest`` is honoured: files it already exported keep their names.
+    ``dest`` is honoured: files it already exported keep their names, and an interrupted *move* of this
+    folder is finished as it was planned (``resumed`` is set and ``assignments`` are not used): the photos
+    it has not moved yet would otherwise be clustered on their own and land elsewhere.
     Raises ``ValueError`` for an unknown mode or ``dest == root``.
     """
     if mode not in MODES:
@@ -200,7 +215,12 @@ def plan_export(
     root, dest = Path(root).expanduser().resolve(), Path(dest).expanduser().resolve()
     if dest == root:
         raise ValueError("choose an export folder other than the photo folder itself")
-    earlier = _earlier_targets(_Journal(dest), mode)
+    if dest in root.parents:  # a cluster folder could be the photo folder itself, or hold it
+        raise ValueError(f"the photo folder {root} is inside the export folder {dest}; choose one outside it")
+    journal = _Journal(dest)
+    if mode == "move" and journal.plan and journal.plan.get("root") == str(root):
+        return _plan_from_journal(journal.plan, root, dest)
+    earlier = _earlier_targets(journal, mode)
     folder_of = _folder_names(dict.fromkeys(str(cluster) for _, cluster in assignments), dest)
     plan = ExportPlan(root, dest, mode, [])
     taken: dict[Path, set[str]] = {}
@@ -224,6 +244,24 @@ def plan_export(
     return plan
 
 
+def _plan_from_journal(rec: dict, root: Path, dest: Path) -> ExportPlan:
+    items = [
+        PlannedFile(Path(i["src"]), dest / i["folder"] / i["name"], i["cluster"], i["rel"], i["confidence"],
+                    tuple(i["seen"]) if i["seen"] else None)
+        for i in rec["items"]
+    ]
+    return ExportPlan(root, dest, "move", items, [tuple(x) for x in rec.get("excluded", [])], resumed=True)
+
+
+def _plan_record(plan: ExportPlan) -> dict:
+    items = [
+        {"src": str(i.source), "folder": i.target.parent.name, "name": i.target.name, "cluster": i.cluster,
+         "rel": i.relpath, "confidence": i.confidence, "seen": list(i.seen) if i.seen else None}
+        for i in plan.items
+    ]
+    return {"op": "plan", "root": str(plan.root), "items": items, "excluded": [list(x) for x in plan.excluded]}
+
+
 def _locate(root: Path, dest: Path, rel: str) -> tuple[Path | None, str, str | None]:
     """(source path, normalised relpath, why it is left out or None)."""
     path = PurePosixPath(str(rel))
@@ -240,7 +278,7 @@ def _earlier_targets(journal: _Journal, mode: str) -> dict[tuple[str, Path], Pat
     found = {}
     for rec in [*journal.pending.values(), *journal.done.values()]:  # done wins over a mere start
         target = Path(rec["dst"])
-        if rec["op"] == mode and os.path.lexists(target):
+        if _same_op(rec["op"], mode) and os.path.lexists(target):
             found[(rec["src"], target.parent)] = target
     return found
 
@@ -252,9 +290,11 @@ def _folder_names(clusters: Iterable[str], dest: Path) -> dict[str, str]:
 
 
 def _safe_name(name: str, limit: int | None = None) -> str:
-    """A name that every common filesystem accepts and that is not hidden."""
+    """A name that every common filesystem accepts and that is not hidden. A folder name (``limit``) is
+    made valid text; a file name keeps the bytes it had on disk (surrogate escapes, see ``text``)."""
     name = _FORBIDDEN.sub("_", unicodedata.normalize("NFC", str(name))).lstrip(". ").rstrip(". ")
     if limit:
+        name = _LONE_SURROGATE.sub("_", name)
         name = name[:limit]
         while len(name.encode("utf-8", "surrogatepass")) > _NAME_BYTES:
             name = name[:-1]
@@ -262,6 +302,12 @@ def _safe_name(name: str, limit: int | None = None) -> str:
     if name.split(".")[0].lower() in _WINDOWS_DEVICES:
         name = "_" + name
     return name or "Unnamed"
+
+
+def text(value: str) -> str:
+    """``value`` ready to be written with ``errors="surrogateescape"``: escapes of a file name's bytes are kept,
+    other lone surrogates (a cluster name typed as ``\ud800``) become U+FFFD."""
+    return _NOT_A_BYTE.sub("\ufffd", value)
 
 
 def _key(name: str) -> str:
@@ -273,7 +319,10 @@ def _numbered(name: str, n: int, keep_ext: bool = True) -> str:
     if n == 1:
         return name
     stem, ext = os.path.splitext(name) if keep_ext else (name, "")
-    return f"{stem} ({n}){ext}"
+    tail = f" ({n}){ext}"
+    while stem and len((stem + tail).encode("utf-8", "surrogatepass")) > 255:  # the usual name limit
+        stem = stem[:-1]
+    return stem + tail
 
 
 def _free_name(name: str, taken: set[str], keep_ext: bool = True) -> str:
@@ -295,7 +344,7 @@ def _file_names_in(folder: Path) -> set[str]:
     """Entries that are not folders: a cluster folder cannot take their name."""
     try:
         with os.scandir(folder) as entries:
-            return {_key(e.name) for e in entries if not e.is_dir()}
+            return {_key(e.name) for e in entries if not e.is_dir(follow_symlinks=False)}  # a link is no folder
     except OSError:
         return set()
 
@@ -311,48 +360,66 @@ def _stat_key(path: Path) -> tuple[int, int] | None:
 # --------------------------------------------------------------------------- running
 
 
-def run_export(plan: ExportPlan, cancel: threading.Event | None = None) -> Generator[Progress, None, ExportReport]:
+def run_export(
+    plan: ExportPlan, cancel: threading.Event | None = None, *, wait: float = 5.0
+) -> Generator[Progress, None, ExportReport]:
     """Carry out ``plan``: yields ``Progress`` after each file, checks ``cancel`` between files, returns the report.
 
-    Running the export again after a crash (re-planned or not) resumes it; see the module notes.
+    Running the export again after a crash (re-planned or not) resumes it; see the module notes. Another
+    export into the same DEST is waited for up to ``wait`` seconds, then this one stops without doing anything.
     """
     report = ExportReport(plan.dest, plan.mode, skipped=list(plan.excluded))
     total = len(plan.items)
     yield Progress("export", 0, total, message=f"Exporting {_count(total, 'photo')} to {plan.dest}")
     try:
-        journal = _open_dest(plan.dest)
-    except OSError as exc:
-        report.stopped = f"cannot write to the export folder: {_reason(exc)}"
+        lock, journal = _open_dest(plan.dest, wait)
+    except (OSError, DestInUse) as exc:
+        report.stopped = str(exc) if isinstance(exc, DestInUse) else f"cannot write to the export folder: {_reason(exc)}"
         report.skipped += [(item.relpath, report.stopped) for item in plan.items]
         return report
     try:
         _recover(journal, report)
         _remove_partials({item.target.parent for item in plan.items} | journal.folders())
+        if plan.mode == "move" and not plan.resumed:
+            try:
+                journal.write(_plan_record(plan))  # what a resumed run finishes (see plan_export)
+            except OSError as exc:
+                report.stopped = _reason(exc)
         started = time.perf_counter()
         for n, item in enumerate(plan.items):
+            if report.stopped:
+                report.skipped += [(later.relpath, f"not exported: {report.stopped}") for later in plan.items[n:]]
+                break
             if cancel is not None and cancel.is_set():
                 report.cancelled = True
                 break
-            message = _attempt(report, item.relpath, partial(_export_one, item, plan.mode, journal))
+            message = _attempt(report, item.relpath, partial(_export_one, item, plan, journal, report))
             yield Progress.timed("export", n + 1, total, started, message)
-            if report.stopped:
-                report.skipped += [(later.relpath, f"not exported: {report.stopped}") for later in plan.items[n + 1 :]]
-                break
+        else:
+            if journal.plan:
+                journal.write({"op": "end"})
         _finish_manifests(journal, report)
     finally:
         journal.close()
+        lock.release()
     return report
 
 
-def _open_dest(dest: Path) -> _Journal:
-    """Create DEST, mark it as ours (so a scan of the source skips it) and open its journal."""
+def _open_dest(dest: Path, wait: float) -> tuple[DestLock, _Journal]:
+    """Create DEST, lock it, mark it as ours (so a scan of the source skips it) and open its journal."""
     dest.mkdir(parents=True, exist_ok=True)
+    lock = DestLock(dest, wait)
+    lock.acquire()
     try:
-        with open(dest / EXPORT_MARKER_NAME, "x", encoding="utf-8") as marker:
-            marker.write(_MARKER_TEXT)
-    except FileExistsError:
-        pass
-    return _Journal(dest).open()
+        try:
+            with open(dest / EXPORT_MARKER_NAME, "x", encoding="utf-8") as marker:
+                marker.write(_MARKER_TEXT)
+        except FileExistsError:
+            pass
+        return lock, _Journal(dest).open()
+    except BaseException:
+        lock.release()
+        raise
 
 
 def _attempt(report: ExportReport, relpath: str, action: Callable[[], Path]) -> str:
@@ -372,11 +439,16 @@ def _attempt(report: ExportReport, relpath: str, action: Callable[[], Path]) -> 
     return f"Skipped {relpath}: {reason}"
 
 
-def _export_one(item: PlannedFile, mode: str, journal: _Journal) -> Path:
+def _export_one(item: PlannedFile, plan: ExportPlan, journal: _Journal, report: ExportReport) -> Path:
+    mode = plan.mode
     if _already_exported(item, mode, journal):
         return item.target
     before = _check_source(item, journal)
-    item.target.parent.mkdir(exist_ok=True)
+    _real_folder(item.target.parent, plan.dest)
+    if mode == "move" and not _movable(item.source, plan.root):
+        mode = "copy"
+        report.warnings.append(f"{item.relpath} was copied, not moved: it is a symbolic link or lies outside "
+                               f"{plan.root}, and a move never removes anything there")
     base = {"op": mode, "src": str(item.source), "rel": item.relpath}
     base.update(cluster_name=item.cluster, confidence=item.confidence)
 
@@ -390,7 +462,30 @@ def _export_one(item: PlannedFile, mode: str, journal: _Journal) -> Path:
 
 def _already_exported(item: PlannedFile, mode: str, journal: _Journal) -> bool:
     rec = journal.done.get(str(item.target))
-    return bool(rec) and rec["src"] == str(item.source) and rec["op"] == mode and os.path.lexists(item.target)
+    return bool(rec) and rec["src"] == str(item.source) and _same_op(rec["op"], mode) and os.path.lexists(item.target)
+
+
+def _real_folder(folder: Path, dest: Path) -> None:
+    """Make the cluster folder; one that is a link (to anywhere) is never written through."""
+    try:
+        folder.mkdir()
+    except FileExistsError:
+        pass
+    if folder.parent != dest or os.path.islink(folder) or not folder.is_dir():
+        raise _Skip(f"{folder.name} in the export folder is not a folder PhotoCluster may write into")
+
+
+def _same_op(recorded: str, mode: str) -> bool:
+    """A move records a copy for the sources it may not remove (``_movable``)."""
+    return recorded == mode or (mode == "move" and recorded == "copy")
+
+
+def _movable(source: Path, root: Path) -> bool:
+    """May a move remove ``source``? Only a real file whose real place is inside the opened folder."""
+    if os.path.islink(source):
+        return False
+    real = Path(os.path.realpath(source))
+    return Path(os.path.realpath(root)) in real.parents
 
 
 def _check_source(item: PlannedFile, journal: _Journal) -> os.stat_result:
@@ -487,7 +582,7 @@ def _copy_to_temp(source: Path, before: os.stat_result, folder: Path, name: str)
     A chunked copy rather than ``shutil.copyfile`` so that the source is hashed
     in the same read and the temporary is created exclusively.
     """
-    tmp = folder / _temp_name(name)
+    tmp = folder / _temp_name()
     _remove_quietly(tmp)  # left by a run that was killed
     try:
         fd = os.open(tmp, _NEW_FILE, 0o600)
@@ -615,16 +710,25 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _temp_name(name: str) -> str:
-    return f".{name}{PARTIAL_SUFFIX}"
+def _temp_name() -> str:
+    """Unique per file and run (two runs never share a temporary) and short (a long photo name still fits)."""
+    return f".{uuid.uuid4().hex[:16]}{PARTIAL_SUFFIX}"
 
 
-def _remove_partials(folders: Iterable[Path]) -> None:
-    """Delete temporaries a killed run left; none of them is the only copy of anything."""
+_OUR_TEMP = re.compile(r"\.[0-9a-f]{16}" + re.escape(PARTIAL_SUFFIX))
+
+
+def _remove_partials(folders: Iterable[Path], strict: bool = False) -> None:
+    """Delete temporaries a killed run left; none of them is the only copy of anything. ``strict`` (a photo
+    folder) only takes names exactly of our making."""
     for folder in folders:
         try:
             with os.scandir(folder) as entries:
-                leftovers = [e.path for e in entries if e.name.startswith(".") and e.name.endswith(PARTIAL_SUFFIX)]
+                leftovers = [
+                    e.path for e in entries
+                    if _OUR_TEMP.fullmatch(e.name) or not strict and e.name.startswith(".")
+                    and e.name.endswith(PARTIAL_SUFFIX)
+                ]
         except OSError:
             continue
         for path in leftovers:
@@ -656,12 +760,23 @@ class _Journal:
         self.done: dict[str, dict] = {}  # final target -> record, for every file this journal put in DEST
         self.pending: dict[str, dict] = {}  # source -> last started record that has no "done" yet
         self.manifests: dict[str, str] = {}  # "csv" / "json" -> the manifest file this journal wrote
+        self.plan: dict | None = None  # the plan of a move that has not run to its end
         self._fd: int | None = None
         for line in self._lines():
             try:
-                self._apply(json.loads(line))
-            except (ValueError, KeyError, TypeError, AttributeError):
+                self._apply(self._here(json.loads(line)))
+            except (ValueError, KeyError, TypeError, AttributeError, IndexError):
                 continue  # a line torn by a crash or power cut
+
+    def _here(self, rec: dict) -> dict:
+        """The record with its target in *this* DEST: a copied (``cp -a``) or moved export folder is undone
+        where it is now, never at the place it was written to. Targets are ``DEST/<folder>/<name>`` (a
+        manifest: ``DEST/<name>``), so the last parts of the recorded path say which file it is."""
+        if "dst" not in rec:
+            return rec
+        parts = Path(rec["dst"]).parts
+        tail = parts[-1:] if rec["op"] == "manifest" else parts[-2:]
+        return {**rec, "dst": str(self.dest.joinpath(*tail))}
 
     def _lines(self) -> list[str]:
         try:
@@ -670,7 +785,9 @@ class _Journal:
             return []
 
     def _apply(self, rec: dict) -> None:
-        if rec["op"] == "manifest":
+        if rec["op"] in ("plan", "end"):
+            self.plan = rec if rec["op"] == "plan" else None
+        elif rec["op"] == "manifest":
             self.manifests[rec["kind"]] = rec["dst"]
         elif rec["op"] == "undo":
             self.done.pop(rec["dst"], None)
@@ -735,7 +852,7 @@ def _write_manifests(journal: _Journal) -> tuple[Path, Path]:
     writer.writerow(MANIFEST_HEADER)
     entries = []
     for rec in records:
-        folder, name, conf = Path(rec["dst"]).parent.name, rec.get("cluster_name", ""), rec.get("confidence")
+        folder, name, conf = Path(rec["dst"]).parent.name, text(rec.get("cluster_name", "")), rec.get("confidence")
         writer.writerow([rec.get("rel", ""), folder, name, "" if conf is None else f"{conf:.4f}"])
         entries.append(
             {"source": rec["src"], "target": rec["dst"], "path": rec.get("rel", ""), "cluster": folder}
@@ -749,7 +866,7 @@ def _write_manifests(journal: _Journal) -> tuple[Path, Path]:
 def _write_own(journal: _Journal, kind: str, name: str, data: bytes) -> Path:
     """Write a manifest atomically: replace the one this journal wrote before, or claim a free name for it
     (a manifest.csv that is not ours is never replaced)."""
-    tmp = journal.dest / _temp_name(name)
+    tmp = journal.dest / _temp_name()
     _remove_quietly(tmp)
     try:
         fd = os.open(tmp, _NEW_FILE, 0o644)
@@ -779,7 +896,7 @@ def _unrecorded(final: Path, **facts) -> None:
 
 
 def undo_export(
-    dest: str | os.PathLike, cancel: threading.Event | None = None
+    dest: str | os.PathLike, cancel: threading.Event | None = None, *, wait: float = 5.0
 ) -> Generator[Progress, None, ExportReport]:
     """Put an export back using its journal: moved photos return to where they came from (when that place is
     free), copies and links PhotoCluster made are deleted if unchanged, then empty cluster folders, the
@@ -789,14 +906,23 @@ def undo_export(
     if not (dest / JOURNAL_NAME).is_file():
         report.stopped = f"there is no PhotoCluster export to undo in {dest}"
         return report
+    lock = DestLock(dest, wait)
     try:
+        lock.acquire()
         journal = _Journal(dest).open()
+    except DestInUse as exc:
+        report.stopped = str(exc)
+        return report
     except OSError as exc:
+        lock.release()
         report.stopped = f"cannot write to the export folder: {_reason(exc)}"
         return report
+    emptied = False
     try:
         _recover(journal, report)
         records = list(journal.done.values())[::-1]
+        # a killed undo across filesystems can leave a restored photo's temporary (a second name) beside it
+        _remove_partials({Path(rec["src"]).parent for rec in records if rec["op"] == "move"}, strict=True)
         yield Progress("undo", 0, len(records), message=f"Undoing the export of {_count(len(records), 'photo')}")
         started = time.perf_counter()
         for n, rec in enumerate(records):
@@ -807,17 +933,19 @@ def undo_export(
             yield Progress.timed("undo", n + 1, len(records), started, message)
             if report.stopped:
                 break
-        _tidy_after_undo(journal, records, report)
+        emptied = _tidy_after_undo(journal, records, report)
     finally:
         journal.close()
+        lock.release(remove=emptied)
     return report
 
 
 def _undo_one(rec: dict, journal: _Journal) -> Path:
     dst = Path(rec["dst"])
+    if os.path.islink(dst.parent):
+        raise _Skip("its folder in the export is now a link, which undo never follows")
     if not os.path.lexists(dst):
-        _forget(journal, rec)
-        raise _Skip("it is no longer in the export folder")
+        raise _Skip("it is no longer in the export folder")  # stays in the journal: it may come back
     if rec["op"] == "move":
         restored = _move_back(rec)
     elif _is_ours(rec):
@@ -844,8 +972,8 @@ def _forget(journal: _Journal, rec: dict) -> None:
     journal.write({"op": "undo", "dst": rec["dst"], "state": "done"})
 
 
-def _tidy_after_undo(journal: _Journal, records: list[dict], report: ExportReport) -> None:
-    """Remove what the export added around the photos, once none of its photos is left."""
+def _tidy_after_undo(journal: _Journal, records: list[dict], report: ExportReport) -> bool:
+    """Remove what the export added around the photos, once none of its photos is left; says if it did."""
     folders = {Path(rec["dst"]).parent for rec in records}
     _remove_partials(folders | {journal.dest})
     for folder in folders:
@@ -855,10 +983,11 @@ def _tidy_after_undo(journal: _Journal, records: list[dict], report: ExportRepor
             pass
     if journal.done:
         _finish_manifests(journal, report)
-        return
+        return False
     for path in [*journal.manifests.values(), journal.dest / EXPORT_MARKER_NAME]:
         _remove_quietly(path)
     journal.delete()
+    return True
 
 
 # --------------------------------------------------------------------------- words

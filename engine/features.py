@@ -31,8 +31,7 @@ PRECISIONS = ("auto", "bfloat16", "float16", "float32")
 _POLICY = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16", "float32": "float32"}
 
 
-class Cancelled(Exception):
-    """Raised inside a generator when the caller asked it to stop."""
+from .cancel import Cancelled  # noqa: E402,F401 - re-exported: the one Cancelled
 
 
 def gpu_available() -> bool:

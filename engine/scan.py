@@ -2,8 +2,12 @@
 
 The walk is deliberately conservative: hidden entries and PhotoCluster's own
 export folders are skipped (so an export inside the source is never rescanned),
-directory symlinks are followed at most once per real directory (no loops), and
-the result is sorted so every run sees the same order.
+directory symlinks are followed only when they lead to a folder inside the
+opened one, and then at most once per real directory (no loops); one that leads
+outside is listed as skipped (a move export must never take photos from a place
+the person did not open). File symlinks are photos like any other (a move
+export copies them instead of moving; see ``engine.export``). The result is
+sorted so every run sees the same order.
 """
 
 from __future__ import annotations
@@ -66,6 +70,14 @@ def _real_id(path: Path) -> tuple[int, int]:
     return (st.st_dev, st.st_ino)
 
 
+def _inside(link: Path, root: Path) -> bool:
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    return target == root or root in target.parents
+
+
 def _walk(directory: Path, rel: str, result: ScanResult, seen: set, excluded: set) -> None:
     try:
         dir_id = _real_id(directory)
@@ -75,7 +87,15 @@ def _walk(directory: Path, rel: str, result: ScanResult, seen: set, excluded: se
     if dir_id in seen:
         return  # a symlink back into a folder we already walked
     seen.add(dir_id)
-    if dir_id in excluded or (rel and (directory / EXPORT_MARKER).exists()):
+    if dir_id in excluded:
+        return
+    try:
+        if rel and os.lstat(directory / EXPORT_MARKER):
+            return  # one of our export folders
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # a folder we may list but not enter, or not even look into
+        result.skipped.append(Skipped(rel, f"cannot open folder: {exc.strerror or exc}"))
         return
     try:
         with os.scandir(directory) as it:
@@ -94,7 +114,9 @@ def _walk(directory: Path, rel: str, result: ScanResult, seen: set, excluded: se
             if is_image_name(entry.name):
                 result.skipped.append(Skipped(child_rel, f"cannot read: {exc.strerror or exc}"))
             continue
-        if is_dir:
+        if is_dir and entry.is_symlink() and not _inside(Path(entry.path), result.root):
+            result.skipped.append(Skipped(child_rel, "a link to a folder outside the opened folder; not followed"))
+        elif is_dir:
             _walk(Path(entry.path), child_rel, result, seen, excluded)
         elif is_file and is_image_name(entry.name):
             result.images.append(child_rel)

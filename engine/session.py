@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 import time
@@ -35,19 +36,31 @@ class SessionError(Exception):
 
 @dataclass
 class Change:
-    """What one edit did, as (before, after) pairs; ``None`` for a cluster name means "did not exist"."""
+    """What one edit did, as (before, after) pairs; ``None`` for a cluster name means "did not exist".
+
+    ``paths`` renames photos (old -> new: they were moved on disk); ``images`` says the list of photos
+    itself changed (a scan, an analysis, a rename), so views rebuild rather than update rows.
+    """
 
     text: str
     labels: dict[str, tuple[int, int]] = field(default_factory=dict)
     names: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)
     pinned: dict[str, tuple[bool, bool]] = field(default_factory=dict)
+    paths: dict[str, str] = field(default_factory=dict)
+    images: bool = False
 
     def reversed(self) -> "Change":
         flip = lambda d: {k: (after, before) for k, (before, after) in d.items()}  # noqa: E731
-        return Change(self.text, flip(self.labels), flip(self.names), flip(self.pinned))
+        back = {new: old for old, new in self.paths.items()}
+        return Change(self.text, flip(self.labels), flip(self.names), flip(self.pinned), back, self.images)
+
+    def renamed(self, paths: dict[str, str]) -> "Change":
+        """The same edit of photos that now have other paths (``paths``: old -> new)."""
+        return Change(self.text, {paths.get(p, p): v for p, v in self.labels.items()}, dict(self.names),
+                      {paths.get(p, p): v for p, v in self.pinned.items()}, dict(self.paths), self.images)
 
     def __bool__(self) -> bool:
-        return bool(self.labels or self.names or self.pinned)
+        return bool(self.labels or self.names or self.pinned or self.paths or self.images)
 
 
 class Session:
@@ -118,7 +131,12 @@ class Session:
         self.features = features
         self.labels = {p: old_labels.get(p, UNSORTED) for p in self.images}
         self.pinned = {p for p in old_pinned if p in self.labels}
-        self._members = None
+        self._emit(Change("Update the photos", images=True))
+
+    def relocate(self, paths: dict[str, str]) -> Change:
+        """Photos were moved on disk (``paths``: old -> new, relative to ``root``): they keep clusters and pins."""
+        paths = {old: new for old, new in paths.items() if old in self.labels and old != new}
+        return self.commit(Change(f"Move {len(paths)} photos on disk", paths=paths, images=True))
 
     def apply_clustering(self, clustering: Clustering, settings: dict | None = None) -> Change:
         """Take a fresh clustering of ``self.images``; pinned photos stay put, ids and names carry over."""
@@ -239,6 +257,13 @@ class Session:
         return self.commit(change.reversed())
 
     def _apply(self, change: Change) -> None:
+        if change.paths:
+            ren = change.paths
+            self.images = [ren.get(p, p) for p in self.images]
+            self.labels = {ren.get(p, p): c for p, c in self.labels.items()}
+            self.pinned = {ren.get(p, p) for p in self.pinned}
+            self.confidence = {ren.get(p, p): c for p, c in self.confidence.items()}
+            self.representatives = {c: ren.get(p, p) for c, p in self.representatives.items()}
         for cid, (_, after) in change.names.items():
             if after is None:
                 self.names.pop(cid, None)
@@ -277,8 +302,11 @@ class Session:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Session":
-        if not isinstance(data, dict) or data.get("version") != SESSION_VERSION:
+        """Rebuild a session from ``to_dict``'s form; anything else (checked as a whole first) is a
+        ``SessionError`` naming the first field that is wrong."""
+        if not isinstance(data, dict) or type(data.get("version")) is not int or data["version"] != SESSION_VERSION:
             raise SessionError("unknown session format")
+        _validate(data)
         try:
             session = cls(data["root"], [img["path"] for img in data["images"]])
             session.names = {int(c["id"]): str(c["name"]) for c in data["clusters"]}
@@ -303,6 +331,8 @@ class Session:
         try:
             text = Path(path).read_text(encoding="utf-8")
             return cls.from_dict(json.loads(text))
+        except RecursionError:
+            raise SessionError(f"session file {path}: nested too deeply to be a session") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise SessionError(f"cannot read session file {path}: {exc}") from None
         except SessionError as exc:
@@ -319,7 +349,9 @@ def load_or_set_aside(path: str | os.PathLike) -> tuple[Session | None, str | No
         return None, None
     try:
         return Session.load(path), None
-    except SessionError as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever is wrong with the file, the folder must still open
+        if not isinstance(exc, SessionError):
+            exc = SessionError(f"session file {path}: {type(exc).__name__}: {exc}")
         aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
         try:
             os.replace(path, aside)
@@ -328,26 +360,63 @@ def load_or_set_aside(path: str | os.PathLike) -> tuple[Session | None, str | No
         return None, f"{exc}. It was kept as {aside.name} and a new session starts from the photos."
 
 
+def _validate(data: dict) -> None:
+    """The whole file against the session format (what ``to_dict`` writes); raises ``SessionError``."""
+
+    def need(ok: bool, where: str, what: str) -> None:
+        if not ok:
+            raise SessionError(f"{where} should be {what}")
+
+    def is_int(v) -> bool:
+        return type(v) is int
+
+    def is_number(v) -> bool:
+        return type(v) in (int, float) and math.isfinite(v)
+
+    need(isinstance(data.get("root"), str), "root", "a folder path")
+    need(isinstance(data.get("settings", {}), dict), "settings", "an object")
+    for key, value in data.get("settings", {}).items():
+        need(value is None or type(value) in (str, int, float, bool), f"settings.{key}", "a plain value")
+    need(isinstance(data.get("clusters"), list), "clusters", "a list")
+    for i, c in enumerate(data["clusters"]):
+        need(isinstance(c, dict) and is_int(c.get("id")) and isinstance(c.get("name"), str), f"clusters[{i}]",
+             'an object with a whole-number "id" and a text "name"')
+    need(isinstance(data.get("images"), list), "images", "a list")
+    for i, img in enumerate(data["images"]):
+        need(isinstance(img, dict) and isinstance(img.get("path"), str) and is_int(img.get("cluster")),
+             f"images[{i}]", 'an object with a text "path" and a whole-number "cluster"')
+        need(type(img.get("pinned", False)) is bool, f"images[{i}].pinned", "true or false")
+        need(is_number(img.get("confidence", 0.0)), f"images[{i}].confidence", "a finite number")
+    reps = data.get("representatives", {})
+    need(isinstance(reps, dict), "representatives", "an object")
+    for key, value in reps.items():
+        need(key.lstrip("-").isdigit() and isinstance(value, str), f"representatives.{key}",
+             "a photo path under a cluster id")
+
+
 def session_path_for(root: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Path:
     """Where the window autosaves the session of a folder (never inside the photo folder)."""
     base = Path(data_dir) if data_dir else Path(
         os.environ.get("PHOTOCLUSTER_DATA_DIR") or platformdirs.user_data_dir("photocluster", appauthor=False)
     )
-    key = hashlib.blake2b(str(Path(root).resolve()).encode(), digest_size=10).hexdigest()
+    key = hashlib.blake2b(os.fsencode(Path(root).resolve()), digest_size=10).hexdigest()
     return base / "sessions" / f"{Path(root).name or 'root'}-{key}.json"
 
 
 def dumps(data: dict) -> str:
-    """A session as JSON text, compact: ``indent`` would make ``json`` fall back from its C encoder to
-    pure Python, 0.55 s instead of 0.1 s for 100,000 photos (bench/scale.py), all of it holding the GIL."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    """A session as compact ASCII JSON. ASCII: a file name that is not valid UTF-8 (surrogate escapes) is kept as
+    \\udcXX and reads back exactly. Compact: ``indent`` would make ``json`` fall back from its C encoder to pure
+    Python, 0.55 s instead of 0.1 s for 100,000 photos (bench/scale.py), all of it holding the GIL."""
+    return json.dumps(data, separators=(",", ":"))
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str, errors: str = "strict") -> None:
+    """Write ``text`` as UTF-8 so that a crash leaves the old file or the new one; ``errors="surrogateescape"``
+    writes file names that are not valid UTF-8 as their original bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8", errors=errors) as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())

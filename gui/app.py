@@ -9,6 +9,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from . import theme
+from .diagnostics import ErrorReporter, setup_logging
 from .icons import app_icon
 from .main_window import MainWindow
 
@@ -35,7 +36,9 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 
 def run(argv: list[str]) -> int:
     args = parse_args(argv)
+    log_path = setup_logging()
     app = create_application()
+    ErrorReporter(log_path).install()
     window = MainWindow(weights=args.weights)
     window.show()
     if args.folder:

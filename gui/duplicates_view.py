@@ -35,6 +35,7 @@ from engine.session import Session
 
 from . import theme
 from .image_model import PathRole
+from .markup import escape
 from .see_why_jobs import duplicates_job
 from .session_model import PhotoProxy
 from .thumbnails import TIERS, ThumbnailLoader
@@ -77,7 +78,7 @@ class DuplicateGroupsModel(QAbstractListModel):
         if role == PathRole:
             return group.best
         if role == Qt.ItemDataRole.ToolTipRole:
-            lines = [f"<b>{_html(p)}</b>: {group.facts[p].describe()}" + (" — <b>keep</b>" if p == group.best else "")
+            lines = [f"<b>{escape(p)}</b>: {group.facts[p].describe()}" + (" — <b>keep</b>" if p == group.best else "")
                      for p in group.members]
             return "<br>".join(lines)
         return None
@@ -253,7 +254,7 @@ class DuplicatesDialog(QDialog):
         self.reportReady.emit(report)
 
     def _failed(self, exc: BaseException) -> None:
-        self.summary.setText(f"<span style='color:#c0392b'>Near-duplicates could not be found: {_html(str(exc))}</span>")
+        self.summary.setText(f"<span style='color:#c0392b'>Near-duplicates could not be found: {escape(str(exc))}</span>")
 
     def _finished(self) -> None:
         self._worker = None
@@ -347,7 +348,3 @@ def paint_stack_badge(painter: QPainter, photo: QRectF, count: int) -> None:
     painter.setFont(font)
     painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, f"×{count}")
     painter.restore()
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -8,6 +8,7 @@ overwritten: the engine adds " (2)" to a name that is taken.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QTimer, QUrl, Signal
@@ -59,7 +60,7 @@ def _undo(dest: Path, cancel):
 
 
 class ExportDialog(QDialog):
-    moved_photos = Signal()  # a move export finished: the source folder has changed
+    photos_relocated = Signal(dict)  # a move export or its undo moved photos: {old session path: new}
 
     def __init__(self, session: Session, parent=None, duplicate_groups=()):
         super().__init__(parent)
@@ -68,6 +69,7 @@ class ExportDialog(QDialog):
         self.report: ExportReport | None = None
         self._worker: GeneratorWorker | None = None
         self._plan_generation = 0
+        self._moved: dict[str, str] = {}  # what the last move export did: {session path before: after}
         self._pool = TaskPool(1, "export-plan", self)
         self.setWindowTitle("Export Clusters to Folders")
         self.resize(720, 640)
@@ -123,10 +125,10 @@ class ExportDialog(QDialog):
         self.progress = QProgressBar()
         self.progress.setVisible(False)
         layout.addWidget(self.progress)
-        self.result = QLabel()
-        self.result.setWordWrap(True)
-        self.result.setVisible(False)
-        layout.addWidget(self.result)
+        self.result_label = QLabel()
+        self.result_label.setWordWrap(True)
+        self.result_label.setVisible(False)
+        layout.addWidget(self.result_label)
         self.buttons = QDialogButtonBox()
         self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
         self.export_button.setIcon(icon("export"))
@@ -228,7 +230,7 @@ class ExportDialog(QDialog):
         if self.plan is None or self._worker is not None:
             return
         self.undo_button.setEnabled(False)
-        self.result.setVisible(False)
+        self.result_label.setVisible(False)
         self._run(GeneratorWorker(_undo, self.plan.dest), len(self.report.done) if self.report else 0)
 
     def _run(self, worker: GeneratorWorker, total: int) -> None:
@@ -264,20 +266,25 @@ class ExportDialog(QDialog):
             lines += report.warnings
         if report.manifest_csv:
             lines.append(f"The list of what went where is in {report.manifest_csv.name}.")
-        self.result.setText("<br>".join(lines))
-        self.result.setVisible(True)
+        self.result_label.setText("<br>".join(lines))
+        self.result_label.setVisible(True)
         self.plan_label.setText("Done." if not report.cancelled else "Cancelled.")
         if report.skipped:
             self.dry_run.setPlainText("\n".join(f"skipped {rel}: {why}" for rel, why in report.skipped))
         self.open_button.setVisible(report.mode != "undo")
         self.undo_button.setVisible(report.mode != "undo" and bool(report.done))
         self.undo_button.setEnabled(True)
-        if report.mode in ("move", "undo") and report.done:
-            self.moved_photos.emit()
+        if report.mode == "move" and report.done:
+            self._moved = {rel: _relative(target, self.session.root) for rel, target in report.done}
+            self.photos_relocated.emit(dict(self._moved))
+        elif report.mode == "undo" and report.done:
+            back = {self._moved[rel]: _relative(restored, self.session.root)
+                    for rel, restored in report.done if rel in self._moved}
+            self.photos_relocated.emit(back)
 
     def _failed(self, exc: BaseException) -> None:
-        self.result.setText(f"<b>The export failed:</b> {exc}")
-        self.result.setVisible(True)
+        self.result_label.setText(f"<b>The export failed:</b> {exc}")
+        self.result_label.setVisible(True)
 
     def _finished(self) -> None:
         self._worker = None
@@ -304,6 +311,14 @@ class ExportDialog(QDialog):
             self._worker.wait()
         self._pool.shutdown()
         super().done(result)
+
+
+def _relative(path: Path, root: Path) -> str:
+    """``path`` as a session path: relative to ``root`` (``..`` when outside it), ``/``-separated."""
+    try:
+        return Path(os.path.relpath(path, root)).as_posix()
+    except ValueError:  # another drive (Windows): keep it absolute
+        return Path(path).as_posix()
 
 
 def _make_plan(generation: int, root: Path, assignments, dest: str, mode: str, confidence: dict):

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from engine import activations
 from engine.weights import WeightsSource
 
+from .markup import escape
 from .see_why_jobs import MAPS_PER_PAGE, HeatOverlay, MapsPage, heat_job, maps_job
 from .workers import GeneratorWorker
 
@@ -365,7 +366,7 @@ class FeatureMapsDialog(QDialog):
 
     def _failed(self, exc: BaseException) -> None:
         key = getattr(self.sender(), "key", None)
-        text = _html(str(exc) or type(exc).__name__)
+        text = escape(str(exc) or type(exc).__name__)
         if isinstance(key, tuple):  # a page of maps: do not ask for the same page again in a loop
             self._shown = key
             self.page = None
@@ -410,10 +411,3 @@ class _Legend(QWidget):
         painter.drawText(text, Qt.AlignmentFlag.AlignLeft, "weak")
         painter.drawText(text, Qt.AlignmentFlag.AlignRight, "strong")
         painter.end()
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-

@@ -15,6 +15,7 @@ from engine.cluster import UNSORTED
 from engine.session import Change, Session
 
 from . import mime
+from .markup import escape
 from .session_model import PathRole, PhotoListModel
 from .thumbnails import TIERS, ThumbnailLoader
 
@@ -81,7 +82,7 @@ class ImageModel(PhotoListModel):
     def _tooltip(self, path: str) -> str:
         session = self.session
         cid = session.labels.get(path, UNSORTED)
-        lines = [f"<b>{_escape(path)}</b>", f"In {_escape(session.name(cid))}"]
+        lines = [f"<b>{escape(path)}</b>", f"In {escape(session.name(cid))}"]
         if path in session.pinned:
             lines.append("Moved here by hand: stays put when the photos are regrouped")
         elif cid != UNSORTED and path in session.confidence:
@@ -168,7 +169,3 @@ def _ranges(rows: list[int]) -> list[tuple[int, int]]:
         else:
             out.append((r, r))
     return out
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -47,7 +47,7 @@ def load_photo(path: Path) -> PhotoFacts:
             raw = exif.get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.DateTimeOriginal) or exif.get(ExifTags.Base.DateTime)
             if raw:
                 taken = dt.datetime.strptime(str(raw).strip("\0 "), "%Y:%m:%d %H:%M:%S")
-    except Exception:  # noqa: BLE001 - the facts are optional; open_rgb below gives the reason
+    except Exception:
         pass
     try:
         im = open_rgb(path, PREVIEW_SIDE)

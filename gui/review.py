@@ -40,6 +40,7 @@ from engine.session import Change, Session
 from . import mime
 from .grid_view import PhotoGrid
 from .image_model import ClusterRole, ConfidenceRole, FailedRole, PathRole, PinnedRole
+from .markup import escape
 from .session_model import PhotoListModel, PhotoProxy, SessionListModel
 from .thumbnails import TIERS, ThumbnailLoader
 from .undo import Editor
@@ -152,7 +153,7 @@ class DoubtfulModel(PhotoListModel):
         if role == RepresentativeRole:
             return session.representative(cid)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return (f"<b>{_html(path)}</b><br>In {_html(session.name(cid))}, fit "
+            return (f"<b>{escape(path)}</b><br>In {escape(session.name(cid))}, fit "
                     f"{session.confidence.get(path, 0.0):.0%}: among the photos that fit this cluster least")
         return None
 
@@ -215,8 +216,8 @@ class RepresentativesModel(SessionListModel):
         if role == CountRole:
             return len(self.session.members(cid))
         if role == Qt.ItemDataRole.ToolTipRole:
-            return (f"<b>{_html(self.session.name(cid))}</b>: its most typical photo"
-                    f"{' (' + _html(rep) + ')' if rep else ''}.<br>Click to review only this cluster; again for all.")
+            return (f"<b>{escape(self.session.name(cid))}</b>: its most typical photo"
+                    f"{' (' + escape(rep) + ')' if rep else ''}.<br>Click to review only this cluster; again for all.")
         return None
 
     def _thumbnail_ready(self, path: str, tier: int) -> None:
@@ -415,7 +416,3 @@ class ReviewDock(QDockWidget):
         menu = QMenu(self)
         self._fill_move_menu(menu.addMenu("Move To"))
         menu.exec(self.grid.viewport().mapToGlobal(pos))
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

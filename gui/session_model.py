@@ -26,11 +26,17 @@ class SessionListModel(QAbstractListModel):
     def set_session(self, session: Session | None) -> None:
         """Follow ``session`` (or none) from now on, and show its rows."""
         if self.session is not None:
-            self.session.unsubscribe(self._session_changed)
+            self.session.unsubscribe(self._follow)
         self.session = session
         if session is not None:
-            session.subscribe(self._session_changed)
+            session.subscribe(self._follow)
         self.refresh()
+
+    def _follow(self, change: Change) -> None:
+        if change.images:  # photos came, went or were renamed: rebuild
+            self.refresh()
+        else:
+            self._session_changed(change)
 
     def refresh(self) -> None:
         raise NotImplementedError

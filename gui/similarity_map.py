@@ -44,6 +44,7 @@ from engine.cluster import UNSORTED
 from engine.session import Change, Session
 
 from . import theme
+from .markup import escape
 from .see_why_jobs import layout_job
 from .thumbnails import TIERS, ThumbnailLoader
 from .undo import Editor
@@ -539,7 +540,7 @@ class SimilarityMapDock(QDockWidget):
         session = self.session
         if session is None:
             return
-        if session.features is not None and session.features is not self._features:
+        if session.features is not None and (session.features is not self._features or change.paths):
             if self._worker is None:
                 self.recompute()
             return
@@ -605,7 +606,7 @@ class SimilarityMapDock(QDockWidget):
         path = self.view.paths[i]
         cluster = self.session.labels.get(path, UNSORTED)
         fit = self.session.confidence.get(path)
-        text = f"<b>{_html(path.rsplit('/', 1)[-1])}</b><br>{_html(self.session.name(cluster))}"
+        text = f"<b>{escape(path.rsplit('/', 1)[-1])}</b><br>{escape(self.session.name(cluster))}"
         if fit is not None and cluster != UNSORTED:
             text += f" · fit {fit:.0%}"
         self.popup.show_photo(path, text, self.loader.get(path, TIERS[0], group="map"), QCursor.pos())
@@ -627,10 +628,6 @@ def _dot_icon(color: QColor):
     painter.drawEllipse(QRect(1, 1, 10, 10))
     painter.end()
     return QIcon(pixmap)
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 __all__ = ["SimilarityMapDock", "SimilarityMapView", "points_in_polygon"]

@@ -8,8 +8,9 @@ later redos commit the change again and undos apply it backwards.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine.cluster import Clustering
@@ -31,17 +32,38 @@ class SessionCommand(QUndoCommand):
         self.session.undo(self.change)
 
 
+READ_ONLY_TEXT = ("This folder is open in another PhotoCluster window, so this one only shows it: "
+                  "nothing can be changed here. Make the changes in the other window.")
+
+
 class Editor(QObject):
-    """The window's one way to change a Session (models call it too, from drops and inline edits)."""
+    """The window's one way to change a Session (models call it too, from drops and inline edits).
+
+    A read-only window's editor refuses every edit and says so (``refused``), so
+    no edit is ever made that could not be saved.
+    """
+
+    refused = Signal(str)  # why an edit was not made
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.stack = QUndoStack(self)
         self.session: Session | None = None
+        self.read_only = False
 
-    def set_session(self, session: Session | None) -> None:
+    def set_session(self, session: Session | None, read_only: bool = False) -> None:
         self.stack.clear()
         self.session = session
+        self.read_only = read_only
+
+    def can_edit(self) -> bool:
+        """True if edits are allowed; otherwise ``refused`` says why."""
+        if self.session is None:
+            return False
+        if self.read_only:
+            self.refused.emit(READ_ONLY_TEXT)
+            return False
+        return True
 
     def _record(self, change: Change) -> Change:
         if change:
@@ -49,28 +71,52 @@ class Editor(QObject):
         return change
 
     def move(self, paths: Iterable[str], cluster: int) -> Change:
+        if not self.can_edit():
+            return Change("Move")
         return self._record(self.session.move(paths, cluster))
 
-    def new_cluster(self, paths: Iterable[str], name: str | None = None) -> int:
+    def new_cluster(self, paths: Iterable[str], name: str | None = None) -> int | None:
+        if not self.can_edit():
+            return None
         cid, change = self.session.new_cluster(paths, name)
         self._record(change)
         return cid
 
+    def relocate(self, paths: dict[str, str]) -> Change:
+        """Photos were moved on disk: the Session follows, and so does every edit on the undo stack."""
+        change = self.session.relocate(paths)
+        for i in range(self.stack.count()):
+            command = cast(SessionCommand, self.stack.command(i))
+            command.change = command.change.renamed(change.paths)
+        return change
+
     def rename(self, cluster: int, name: str) -> Change:
+        if not self.can_edit():
+            return Change("rename")
         return self._record(self.session.rename(cluster, name))
 
     def merge(self, sources: Iterable[int], target: int) -> Change:
+        if not self.can_edit():
+            return Change("merge")
         return self._record(self.session.merge(sources, target))
 
     def delete_cluster(self, cluster: int) -> Change:
+        if not self.can_edit():
+            return Change("delete_cluster")
         return self._record(self.session.delete_cluster(cluster))
 
     def apply(self, change: Change) -> Change:
         """Commit a Change computed elsewhere (a split made in the analysis process) and record it."""
+        if not self.can_edit():
+            return Change("apply")
         return self._record(self.session.commit(change))
 
     def reset_pins(self, paths: Iterable[str] | None = None) -> Change:
+        if not self.can_edit():
+            return Change("reset_pins")
         return self._record(self.session.reset_pins(paths))
 
     def apply_clustering(self, clustering: Clustering, settings: dict) -> Change:
+        if not self.can_edit():
+            return Change("apply_clustering")
         return self._record(self.session.apply_clustering(clustering, settings))

@@ -15,6 +15,7 @@ thread), its return value becomes ``returned`` and an exception ``errored``.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import traceback
@@ -24,6 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from PySide6.QtCore import QMetaObject, QObject, Qt, Signal, Slot
+
+from engine.cancel import Cancelled
+
+log = logging.getLogger(__name__)
 
 
 class Mailbox(QObject):
@@ -87,8 +92,8 @@ class GeneratorWorker(QObject):
         func, args, kwargs = self._call
         try:
             result = self._drive(func(*args, cancel=self.cancel_event, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - every failure is reported to the GUI
-            exc.traceback_text = traceback.format_exc()
+        except BaseException as exc:
+            exc.traceback_text = traceback.format_exc()  # type: ignore[attr-defined]
             self._mailbox.post(self.errored.emit, exc)
         else:
             self._mailbox.post(self.returned.emit, result)
@@ -115,6 +120,40 @@ class GeneratorWorker(QObject):
                 held = value
 
 
+def start_job(
+    func: Callable[..., Any],
+    *args,
+    done: Callable[[Any], Any] | None = None,
+    failed: Callable[[BaseException], Any] | None = None,
+    finished: Callable[[], Any] | None = None,
+    progress: Callable[[Any], Any] | None = None,
+    **kwargs,
+) -> GeneratorWorker:
+    """Run the generator ``func(*args, cancel=..., **kwargs)`` in a ``GeneratorWorker`` wired to these callbacks.
+
+    Every job of the window starts here, so each one reports the same way; a
+    failure that is not a cancellation is logged with its traceback even when
+    ``failed`` handles it too.
+    """
+    worker = GeneratorWorker(func, *args, **kwargs)
+    if progress is not None:
+        worker.progress.connect(progress)
+    if done is not None:
+        worker.returned.connect(done)
+    worker.errored.connect(lambda exc: _log_failure(func, exc))
+    if failed is not None:
+        worker.errored.connect(failed)
+    if finished is not None:
+        worker.finished.connect(finished)
+    worker.start()
+    return worker
+
+
+def _log_failure(func: Callable[..., Any], exc: BaseException) -> None:
+    if not isinstance(exc, Cancelled):
+        log.error("%s failed:\n%s", getattr(func, "__name__", func), getattr(exc, "traceback_text", exc))
+
+
 class TaskPool(QObject):
     """Plain functions run in a few background threads; ``done``/``failed`` callbacks run on the GUI thread."""
 
@@ -129,8 +168,9 @@ class TaskPool(QObject):
     def _call(self, func, args, done, failed) -> None:
         try:
             result = func(*args)
-        except Exception as exc:  # noqa: BLE001 - reported to the GUI
-            exc.traceback_text = traceback.format_exc()
+        except Exception as exc:
+            exc.traceback_text = traceback.format_exc()  # type: ignore[attr-defined]
+            log.error("%s failed:\n%s", getattr(func, "__name__", func), traceback.format_exc())
             if failed is not None:
                 self._mailbox.post(failed, exc)
         else:

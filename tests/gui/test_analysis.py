@@ -10,11 +10,11 @@ from gui.skipped_dialog import SkippedDialog
 
 def _analyse(window, qtbot, timeout=120_000):
     window.analyse()
-    assert window._analysis is not None
-    worker = window._analysis
+    assert window.jobs.analysis is not None
+    worker = window.jobs.analysis
     with qtbot.waitSignal(worker.finished, timeout=timeout):
         pass
-    qtbot.waitUntil(lambda: window._analysis is None and window._recluster is None, timeout=10_000)
+    qtbot.waitUntil(lambda: window.jobs.analysis is None and window.jobs.recluster_worker is None, timeout=10_000)
 
 
 def test_analysis_makes_clusters_and_lists_skipped_files(window, photos, qtbot, qtmodeltester, cluster_of):
@@ -23,10 +23,10 @@ def test_analysis_makes_clusters_and_lists_skipped_files(window, photos, qtbot, 
     window.k_spin.setValue(3)
     progress = []
     window.analyse()
-    window._analysis.progress.connect(lambda p: progress.append(p.stage))
-    with qtbot.waitSignal(window._analysis.finished, timeout=120_000):
+    window.jobs.analysis.progress.connect(lambda p: progress.append(p.stage))
+    with qtbot.waitSignal(window.jobs.analysis.finished, timeout=120_000):
         pass
-    qtbot.waitUntil(lambda: window._analysis is None, timeout=5000)
+    qtbot.waitUntil(lambda: window.jobs.analysis is None, timeout=5000)
     session = window.session
     assert len(session.names) == 3
     assert window.clusters.rowCount() == 4  # All photos + 3 clusters
@@ -46,7 +46,7 @@ def test_analysis_makes_clusters_and_lists_skipped_files(window, photos, qtbot, 
     # Changing k re-clusters from the features in memory: no second extraction.
     with qtbot.waitSignal(window.editor.stack.indexChanged, timeout=30_000):
         window.k_spin.setValue(2)
-    qtbot.waitUntil(lambda: window._recluster is None, timeout=10_000)
+    qtbot.waitUntil(lambda: window.jobs.recluster_worker is None, timeout=10_000)
     assert len(session.names) == 2
     assert "Regrouped into 2 clusters" in window.status_text.text()
     window.undo_action.trigger()
@@ -63,14 +63,14 @@ def test_cancel_stops_cleanly(window, photos, qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("PHOTOCLUSTER_CACHE_DIR", str(tmp_path / "cold"))
     window.open_folder(photos)
     window.analyse()
-    worker = window._analysis
+    worker = window.jobs.analysis
     assert window.cancel_action.isEnabled() and window.progress.isVisible()
     errors = []
     worker.errored.connect(errors.append)
     window.cancel_action.trigger()
     with qtbot.waitSignal(worker.finished, timeout=60_000):
         pass
-    qtbot.waitUntil(lambda: window._analysis is None, timeout=5000)
+    qtbot.waitUntil(lambda: window.jobs.analysis is None, timeout=5000)
     assert worker.wait(5000)
     assert [type(e).__name__ for e in errors] == ["Cancelled"]
     assert "cancelled" in window.status_text.text()
@@ -83,7 +83,7 @@ def test_missing_weights_are_explained_in_the_window(window, photos, tmp_path):
     window.weights_option = str(tmp_path / "nowhere.weights.h5")
     window.open_folder(photos)
     window.analyse()
-    assert window._analysis is None
+    assert window.jobs.analysis is None
     assert window.banner.isVisible() and window.banner.kind == "error"
     text = window.banner.text.text()
     assert "does not exist" in text and "--weights" in text
@@ -98,6 +98,6 @@ def test_hdbscan_and_agglomerative_from_the_toolbar(window, photos, qtbot):
     assert len(window.session.names) == 3
     window.method_combo.setCurrentIndex(window.method_combo.findData("hdbscan"))
     qtbot.waitUntil(lambda: window.session.settings["method"] == "hdbscan", timeout=30_000)
-    qtbot.waitUntil(lambda: window._recluster is None, timeout=10_000)
+    qtbot.waitUntil(lambda: window.jobs.recluster_worker is None, timeout=10_000)
     assert "Regrouped into" in window.status_text.text()
     assert window.clusters.data(window.clusters.index(1), Qt.ItemDataRole.DisplayRole)

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView
 
 from engine.cluster import UNSORTED
-from gui import mime
+from gui import menus, mime
 from gui.image_model import PinnedRole
 
 
@@ -113,7 +113,7 @@ def test_merge_delete_split_from_the_menus(sorted_window, cluster_of, qtbot):
     w, s = sorted_window, sorted_window.session
     red, sky, stripes = (cluster_of(s, f) for f in ("red", "sky", "stripes"))
     w.cluster_view.setCurrentIndex(w.clusters.index(w.clusters.row_of(red)))
-    w._fill_merge_menu()
+    menus.fill_merge_menu(w, w.merge_menu)
     merge = next(a for a in w.merge_menu.actions() if a.data() == sky)
     merge.trigger()
     assert red not in s.names and w.cluster_view.current_cluster() == sky
@@ -128,7 +128,7 @@ def test_merge_delete_split_from_the_menus(sorted_window, cluster_of, qtbot):
 
     w.cluster_view.setCurrentIndex(w.clusters.index(w.clusters.row_of(sky)))
     w.split_cluster(2)
-    qtbot.waitUntil(lambda: w._split is None, timeout=60_000)
+    qtbot.waitUntil(lambda: w.jobs.split_worker is None, timeout=60_000)
     assert len(s.names) == 4 and 0 < len(s.members(sky)) < 8
     assert w.undo_action.text().startswith("Undo Split")
     w.undo_action.trigger()
@@ -143,7 +143,7 @@ def test_reset_manual_moves(sorted_window, qtbot, cluster_of):
     assert w.reset_pins_action.isEnabled()
     w.reset_pins_action.trigger()
     assert not s.pinned
-    qtbot.waitUntil(lambda: w._recluster is None and s.labels[photo] == red, timeout=20_000)
+    qtbot.waitUntil(lambda: w.jobs.recluster_worker is None and s.labels[photo] == red, timeout=20_000)
 
 
 def test_drop_on_the_view_goes_through_the_model(sorted_window, qtbot, cluster_of):

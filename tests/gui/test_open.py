@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
+from gui import menus
 from gui import settings as app_settings
 from gui.image_model import ALL
 
@@ -46,7 +47,7 @@ def test_dropping_a_folder_on_the_window_opens_it(window, photos, qtbot):
 def test_recent_folders_are_remembered(window, photos, tmp_path):
     window.open_folder(photos)
     assert app_settings.recent_folders()[0] == str(photos.resolve())
-    window._fill_recent_menu()
+    menus.fill_recent_menu(window)
     assert str(photos.resolve()) in [a.text() for a in window.recent_menu.actions()]
 
 

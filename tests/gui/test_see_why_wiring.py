@@ -1,6 +1,8 @@
 """The see-why views wired into the main window (issue #5): map <-> grid selection, doubtful first, stacks, export."""
 from PIL import Image
 
+from gui.session_model import PathRole
+
 
 def test_wiring(sorted_window, qtbot, cluster_of, tmp_path):
     w, s = sorted_window, sorted_window.session
@@ -23,6 +25,8 @@ def test_wiring(sorted_window, qtbot, cluster_of, tmp_path):
     assert w.grid.model() is w.images
     w.review_dock.show()
     assert w.review_dock.model.rowCount() > 0
+    shown = [w.review_dock.model.index(r).data(PathRole) for r in range(w.review_dock.model.rowCount())]
+    assert set(shown) <= set(s.images)  # the review lists photos of this folder
     # duplicates: copy a photo, find, stack, export best only
     Image.open(s.root / "red/red_0.jpg").save(s.root / "red/red_0_copy.jpg", quality=60)
     w.open_folder(s.root)
@@ -33,6 +37,10 @@ def test_wiring(sorted_window, qtbot, cluster_of, tmp_path):
     assert ("red/red_0_copy.jpg" in shown) != ("red/red_0.jpg" in shown), w.duplicate_groups
     w.select_paths([w.duplicate_groups[0].best])
     w.show_feature_maps()
+    from gui.feature_maps import FeatureMapsDialog
+
+    (maps,) = [d for d in w.findChildren(FeatureMapsDialog) if d.isVisible()]
+    assert maps.path == str(w.session.root / w.duplicate_groups[0].best)
     import numpy as np
 
     from engine.cluster import cluster_features
@@ -48,3 +56,5 @@ def test_wiring(sorted_window, qtbot, cluster_of, tmp_path):
     d.best_only_box.setChecked(True)
     qtbot.waitUntil(lambda: d.plan is not None and len(d.plan.items) == n - 1, timeout=10_000)
     qtbot.waitUntil(lambda: bool(w.map_dock.view.paths) and not w.map_dock.busy(), timeout=60_000)
+    assert sorted(w.map_dock.view.paths) == sorted(w.session.images)  # new features: laid out again, every photo
+    assert "red/red_0_copy.jpg" in w.map_dock.view.paths

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPointF, Qt
@@ -78,7 +76,7 @@ def test_hover_shows_the_photo_and_click_selects(dock, sorted_window, qtbot):
 def test_select_from_the_grid_does_not_echo(dock, sorted_window, qtbot):
     chosen = sorted_window.session.images[:3]
     with qtbot.assertNotEmitted(dock.imagesSelected):
-        dock.select(chosen + ["not/in/the/map.jpg"])
+        dock.select([*chosen, "not/in/the/map.jpg"])
     assert dock.selected_paths() == chosen and dock.new_button.isEnabled()
 
 
@@ -131,8 +129,9 @@ def test_points_in_polygon():
     assert normalise(np.array([[0, 0], [4, 2]])).tolist() == [[0, 0.25], [1, 0.75]]
 
 
-def test_ten_thousand_dots_stay_fluid(app, qtbot):
-    """Drawing 10,000 dots happens once per zoom/recolour; hover and repaint only blit and query a k-d tree."""
+def test_ten_thousand_dots_render_hover_and_lasso(app, qtbot):
+    """10,000 dots are drawn into the cache once; hovering names the dot under the mouse; a lasso selects.
+    How fast (render, hover, repaint) is measured by bench/see_why.py (section 4), not asserted here."""
     rng = np.random.default_rng(0)
     view = SimilarityMapView()
     qtbot.addWidget(view)
@@ -141,17 +140,10 @@ def test_ten_thousand_dots_stay_fluid(app, qtbot):
     n = 10_000
     view.set_points([f"p{i}.jpg" for i in range(n)], rng.normal(size=(n, 2)), rng.integers(-1, 12, n))
     view.grab()  # paints: renders the dots into the cache
-    assert 0 < view.last_render_ms < 1000
-    started = time.perf_counter()
+    assert view.last_render_ms > 0  # the dots were rendered into the cache
     for x in range(100, 800, 7):
         send(view, QEvent.Type.MouseMove, QPointF(x, 350))
-    hover_ms = (time.perf_counter() - started) * 1000 / 100
-    started = time.perf_counter()
-    for _ in range(20):
-        view.grab()
-    repaint_ms = (time.perf_counter() - started) * 1000 / 20
-    print(f"10,000 dots: render {view.last_render_ms:.0f} ms, hover {hover_ms:.2f} ms, repaint {repaint_ms:.1f} ms")
-    assert hover_ms < 20 and repaint_ms < 50
+    view.grab()
     lasso(view, [QPointF(300, 200), QPointF(600, 200), QPointF(600, 500), QPointF(300, 500), QPointF(300, 201)])
     assert 0 < len(view.selected_paths()) < n
 

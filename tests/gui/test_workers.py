@@ -10,9 +10,10 @@ from PySide6.QtCore import QObject, Signal
 from gui.workers import GeneratorWorker, Mailbox, TaskPool
 
 
-def test_heavy_emitting_and_model_reading_survive(app):
-    """PySide6 6.12.0 leaked a reference to True per emit and to None per empty data() and crashed the
-    interpreter after a few thousand (pyproject excludes it); the binding we install must survive this."""
+def test_emitting_and_model_reading_keep_true_and_none_alive(app):
+    """PySide6 6.12.0 dropped a reference to True per emit and to None per empty data() and crashed the
+    interpreter after a few thousand (pyproject excludes it). On Python 3.11 (no immortal objects) the
+    reference counts show such a leak directly: they must not fall."""
     from PySide6.QtCore import QAbstractListModel, QModelIndex
 
     class Emitter(QObject):
@@ -26,12 +27,17 @@ def test_heavy_emitting_and_model_reading_survive(app):
             return None
 
     emitter, model = Emitter(), Empty()
-    emitter.fired.connect(lambda *_: None)
+    received = []
+    emitter.fired.connect(lambda *args: received.append(args))
     index = model.index(0)
-    for _ in range(20_000):
+    before = sys.getrefcount(True), sys.getrefcount(None)
+    answers = set()
+    for _ in range(2_000):
         emitter.fired.emit("x", 1)
-        index.data()
-    assert sys.getrefcount(True) > 1000 and sys.getrefcount(None) > 1000
+        answers.add(index.data())
+    after = sys.getrefcount(True), sys.getrefcount(None)
+    assert len(received) == 2_000 and answers == {None}
+    assert after[0] >= before[0] - 50 and after[1] >= before[1] - 50, (before, after)
 
 
 def test_generator_worker_reports_progress_result_and_runs_off_the_gui_thread(app, qtbot):

@@ -2,6 +2,7 @@ import os
 import time
 
 import numpy as np
+import pytest
 
 from engine.cache import FeatureCache, fingerprint
 
@@ -78,3 +79,55 @@ def test_corrupt_database_is_set_aside_and_rebuilt(tmp_path):
         cache.put_many([("fp", np.ones(4))])
         assert cache.count() == 1
     assert list(tmp_path.glob("*.damaged-*"))
+
+
+def test_bad_vectors_are_recomputed_with_a_warning(tmp_path):
+    """Issue 9 item 7: NaN/inf vectors and wrong-length blobs are not used."""
+    with FeatureCache("m", tmp_path) as cache:
+        cache.put_many([("good", np.ones(4)), ("nan", np.array([1, np.nan, 0, 0])),
+                        ("inf", np.array([np.inf, 0, 0, 0]))])
+        cache._db.execute("INSERT INTO features VALUES ('short', ?)", (np.ones(3, np.float16).tobytes(),))
+        out = np.zeros((4, 4), np.float32)
+        found = cache.fill(["good", "nan", "inf", "short"], out)
+        assert found.tolist() == [True, False, False, False]
+        assert np.isfinite(out).all() and out[0].tolist() == [1, 1, 1, 1]
+        assert any("3 cached feature vectors were unusable" in w for w in cache.warnings), cache.warnings
+
+
+def test_a_features_table_missing_a_column_is_rebuilt_with_a_warning(tmp_path):
+    import sqlite3
+
+    with FeatureCache("m", tmp_path) as cache:
+        path = cache.path
+    db = sqlite3.connect(path)
+    db.executescript("DROP TABLE features; CREATE TABLE features (fingerprint TEXT PRIMARY KEY);")
+    db.close()
+    with FeatureCache("m", tmp_path) as cache:
+        assert cache.warnings and "moved to" in cache.warnings[0]
+        out = np.zeros((1, 4), np.float32)
+        assert cache.fill(["x"], out).tolist() == [False]
+        cache.put_many([("x", np.ones(4))])
+        assert cache.count() == 1
+
+
+def test_a_busy_cache_is_not_taken_for_a_damaged_one(tmp_path, monkeypatch):
+    import sqlite3
+
+    from engine import cache as cache_module
+
+    with FeatureCache("m", tmp_path) as cache:
+        cache.put_many([("fp", np.ones(4))])
+        path = cache.path
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    monkeypatch.setattr(cache_module, "BUSY_TIMEOUT", 0.2, raising=False)
+    try:
+        with pytest.raises(cache_module.CacheError, match="busy"):
+            FeatureCache("m", tmp_path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert not list(tmp_path.glob("*.damaged-*"))
+    with FeatureCache("m", tmp_path) as cache:
+        assert cache.count() == 1 and not cache.warnings

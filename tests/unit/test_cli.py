@@ -79,6 +79,7 @@ def test_no_weights_says_how_to_fix(photo_folder, tmp_path):
     assert "missing.h5" in line and "--weights" in line and "PHOTOCLUSTER_WEIGHTS" in line
 
 
+@pytest.mark.slow
 def test_killed_run_leaves_a_cache_the_next_run_uses(tmp_path, weights_path, photo_maker):
     folder = tmp_path / "many"
     for i in range(64):
@@ -96,6 +97,7 @@ def test_killed_run_leaves_a_cache_the_next_run_uses(tmp_path, weights_path, pho
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    assert db is not None, "the run made no feature cache within two minutes"
     stored = _stored(db)
     assert 8 <= stored < 64
     rerun = cli(folder, "--weights", weights_path, "--cache-dir", cache, "--quiet", "--clusters", "3")
@@ -104,7 +106,42 @@ def test_killed_run_leaves_a_cache_the_next_run_uses(tmp_path, weights_path, pho
 
 
 def _stored(db: Path) -> int:
+    """Rows committed so far. The file exists a moment before its tables do (the cause of a flaky
+    ``no such table: features`` under load): until the schema is committed, nothing is stored."""
     import sqlite3
 
-    with sqlite3.connect(db, timeout=5) as con:
-        return con.execute("SELECT COUNT(*) FROM features").fetchone()[0]
+    con = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=30)  # read-only: never creates or locks it
+    try:
+        exists = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'features'").fetchone()
+        return con.execute("SELECT COUNT(*) FROM features").fetchone()[0] if exists else 0
+    finally:
+        con.close()
+
+
+def _place(tmp_path, kind):
+    """A --manifest / --cache-dir value that cannot be used."""
+    if kind == "dir":
+        (tmp_path / "adir").mkdir()
+        return tmp_path / "adir"
+    if kind == "file":
+        (tmp_path / "afile").write_text("x")
+        return tmp_path / "afile"
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    return ro / "sub" / "m.csv"
+
+
+@pytest.mark.parametrize("option, kind", [("--manifest", "dir"), ("--manifest", "readonly"),
+                                          ("--cache-dir", "file"), ("--cache-dir", "readonly")])
+def test_an_unusable_manifest_or_cache_place_is_one_line(photo_folder, tmp_path, weights_path, option, kind):
+    """Issue 9 item 9: one line and exit 1, no traceback (checked before any photo is analysed)."""
+    place = _place(tmp_path, kind)
+    if kind == "readonly" and os.geteuid() == 0:  # root writes anywhere: emulate with a place under a file
+        (tmp_path / "f").write_text("")
+        place = tmp_path / "f" / "sub"
+    result = cli(photo_folder, "--weights", weights_path, "--clusters", "3", option, place, "--quiet")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and str(place) in lines[0], result.stderr

@@ -359,14 +359,13 @@ def test_unwritable_dest_folder_skips_each_file_with_a_reason(photos, monkeypatc
 
 def test_permission_denied_on_one_file_skips_it_and_carries_on(photos, monkeypatch):
     root, originals, assignments, dest = photos
-    real_open = os.open
 
-    def refusing_open(path, flags, *args, **kwargs):
-        if str(path).endswith(".b.jpg" + export.PARTIAL_SUFFIX):
+    def refusing_open(path, *args, **kwargs):  # the one photo the user may not read (tests run as root)
+        if str(path).endswith("b.jpg"):
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
-        return real_open(path, flags, *args, **kwargs)
+        return open(path, *args, **kwargs)
 
-    monkeypatch.setattr(export.os, "open", refusing_open)
+    monkeypatch.setattr(export, "open", refusing_open, raising=False)
     monkeypatch.setattr(export.os, "link", _no_hardlinks)  # a move between filesystems, so through a temp
     report = export_all(root, assignments, dest, "move")
     assert [rel for rel, _ in report.skipped] == ["trip/b.jpg"]
@@ -588,3 +587,144 @@ def test_leftover_partials_are_deleted_and_a_claimed_copy_is_adopted(photos, mon
 def test_engine_export_does_not_import_qt():
     code = "import sys, engine.export; sys.exit(any(m.startswith(('PySide6', 'gui')) for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO, check=False).returncode == 0
+
+
+@pytest.mark.parametrize("crossfs", [False, True])
+def test_a_move_never_removes_links_or_photos_outside_the_folder(tmp_path, monkeypatch, crossfs):
+    """Issue 9 item 4: symlinks are copied, never moved, and nothing outside the opened folder is removed."""
+    if crossfs:
+        monkeypatch.setattr(export.os, "link", _no_hardlinks)
+    root, outside, dest = tmp_path / "photos", tmp_path / "elsewhere", tmp_path / "out"
+    originals = make_tree(root, ["a.jpg"]) | make_tree(outside, ["o.jpg", "sub/p.jpg"], seed=1)
+    os.symlink("../elsewhere/o.jpg", root / "link.jpg")  # a relative file link
+    os.symlink(outside / "sub", root / "dirlink")  # a folder link leading outside
+    assignments = [("a.jpg", "A"), ("link.jpg", "A"), ("dirlink/p.jpg", "A")]
+    report = export_all(root, assignments, dest, "move")
+    assert len(report.done) == 3 and not report.skipped
+    assert (outside / "o.jpg").read_bytes() == originals["o.jpg"]
+    assert (outside / "sub" / "p.jpg").read_bytes() == originals["sub/p.jpg"]
+    assert os.readlink(root / "link.jpg") == "../elsewhere/o.jpg" and (root / "link.jpg").exists()
+    assert not (root / "a.jpg").exists()
+    assert sorted(files_under(dest).values()) == sorted(originals.values())
+    assert len(report.warnings) == 2 and all("copied, not moved" in w for w in report.warnings)
+    assert not run(run_export(plan_export(root, assignments, dest, "move"))).warnings  # a rerun adds nothing
+    assert len(files_under(dest)) == 3
+    undone = run(undo_export(dest))
+    assert len(undone.done) == 3 and (root / "a.jpg").read_bytes() == originals["a.jpg"]
+    assert (outside / "o.jpg").exists() and (outside / "sub" / "p.jpg").exists() and files_under(dest) == {}
+
+
+def test_undo_acts_on_the_folder_given_after_cp_a_or_mv(photos, tmp_path):
+    """Issue 9 item 6: the journal's paths are read relative to the folder it is in."""
+    root, originals, assignments, d1 = photos
+    export_all(root, assignments[:2], d1, "copy")
+    export_all(root, assignments[2:], d1, "move")
+    in_d1 = files_under(d1)
+    d2 = tmp_path / "d2"
+    subprocess.run(["cp", "-a", str(d1), str(d2)], check=True)
+    report = run(undo_export(d2))
+    assert len(report.done) == 4 and not report.skipped, report.skipped
+    assert files_under(d1) == in_d1  # the original export is untouched
+    assert files_under(d2) == {} and files_under(root) == originals
+    # put it back as it was, then move the export folder and undo it there
+    for rel in ["home/c.jpg", "home/d.jpg"]:
+        (root / rel).unlink()
+    d3 = tmp_path / "d3"
+    os.rename(d1, d3)
+    report = run(undo_export(d3))
+    assert len(report.done) == 4 and not report.skipped, report.skipped
+    assert files_under(d3) == {} and files_under(root) == originals and not (d3 / export.JOURNAL_NAME).exists()
+
+
+def test_undo_with_nothing_to_undo_keeps_the_journal(photos):
+    root, _originals, assignments, dest = photos
+    export_all(root, assignments, dest, "copy")
+    for path in files_under(dest):
+        (dest / path).unlink()
+    report = run(undo_export(dest))
+    assert not report.done and len(report.skipped) == 4
+    assert (dest / export.JOURNAL_NAME).exists()
+
+
+def test_an_interrupted_move_is_finished_as_it_was_planned(tmp_path):
+    """Issue 9 item 5: the rerun (re-clustered on what is left, so other names) finishes the original plan."""
+    root, dest = tmp_path / "photos", tmp_path / "out"
+    rels = [f"p{i}.jpg" for i in range(6)]
+    originals = make_tree(root, rels)
+    first = [(rel, "Sea" if i % 2 else "Hills") for i, rel in enumerate(rels)]
+    gen = run_export(plan_export(root, first, dest, "move"))
+    for progress in gen:
+        if progress.done == 3:
+            break
+    gen.close()  # the run ends between files, like a kill there
+    left = [rel for rel in rels if (root / rel).exists()]
+    assert len(left) == 3
+    again = [(rel, "Cluster 1") for rel in left]  # what re-clustering only the remaining photos gives
+    plan = plan_export(root, again, dest, "move")
+    assert plan.resumed and [i.relpath for i in plan.items] == rels
+    report = run(run_export(plan))
+    assert len(report.done) == 6 and not report.skipped
+    assert {rel: data for rel, data in files_under(dest).items()} == {
+        f"{cluster}/{rel}": originals[rel] for rel, cluster in first}
+    fresh = plan_export(root, [], dest, "move")  # finished: a new export plans afresh
+    assert not fresh.resumed and fresh.items == []
+
+
+def test_a_long_name_is_moved_across_filesystems(tmp_path, monkeypatch):
+    """Issue 9 item 10: a 240-byte name; the temporary must stay under the 255-byte limit."""
+    monkeypatch.setattr(export.os, "link", _no_hardlinks)
+    name = "é" * 116 + ".jpg"  # 236 bytes
+    originals = make_tree(tmp_path / "photos", [name])
+    report = export_all(tmp_path / "photos", [(name, "A")], tmp_path / "out", "move")
+    assert not report.skipped and files_under(tmp_path / "out") == {f"A/{name}": originals[name]}
+
+
+class _Killed(BaseException):
+    pass
+
+
+def test_a_killed_undo_across_filesystems_leaves_no_hidden_link_behind(photos, monkeypatch):
+    """Issue 9 item 10: killed after the photo got its name back but before its temporary went."""
+    root, originals, assignments, dest = photos
+    export_all(root, assignments, dest, "move")
+    real_link = os.link
+    monkeypatch.setattr(export.os, "link", lambda src, dst, **kw: real_link(src, dst) if str(src).endswith(
+        export.PARTIAL_SUFFIX) else _no_hardlinks(src, dst))
+    real_remove = export._remove_quietly
+
+    def killed_before_the_temp_goes(path):
+        if str(path).endswith(export.PARTIAL_SUFFIX) and str(root) in str(path) and os.path.lexists(path):
+            raise _Killed()
+        real_remove(path)
+
+    monkeypatch.setattr(export, "_remove_quietly", killed_before_the_temp_goes)
+    with pytest.raises(_Killed):
+        run(undo_export(dest))
+    assert partials_under(root)  # the hidden second name of a restored photo
+    monkeypatch.setattr(export, "_remove_quietly", real_remove)
+    report = run(undo_export(dest))
+    assert files_under(root) == originals and not partials_under(root) and not partials_under(dest)
+    assert len(report.done) == 4
+
+
+def test_an_export_folder_holding_the_photo_folder_is_refused(tmp_path):
+    """Issue 9 item 10: copies would be written into the photo folder (a cluster named like it)."""
+    dest = tmp_path / "out"
+    root = dest / "Beach"
+    make_tree(root, ["a.jpg"])
+    with pytest.raises(ValueError, match="inside the export folder"):
+        plan_export(root, [("a.jpg", "Beach")], dest, "copy")
+    assert os.listdir(root) == ["a.jpg"]
+
+
+def test_a_link_in_dest_named_like_a_cluster_is_never_followed(photos, tmp_path):
+    """Issue 9 item 10: DEST/Forest -> elsewhere must not send photos outside DEST."""
+    root, _originals, assignments, dest = photos
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    dest.mkdir()
+    os.symlink(elsewhere, dest / "Forest")
+    report = export_all(root, assignments, dest, "copy")
+    assert len(report.done) == 4 and os.listdir(elsewhere) == []
+    assert all(dest.resolve() in final.resolve().parents for _, final in report.done)
+    assert os.readlink(dest / "Forest") == str(elsewhere)

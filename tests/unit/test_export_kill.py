@@ -167,6 +167,7 @@ def killed_runs(tmp: Path, mode: str, crossfs: bool, kills: int, seed: int) -> l
     return points
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "mode, crossfs, wanted",
     [("copy", False, 21), ("move", False, 14), ("move", True, 14)],

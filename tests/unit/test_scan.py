@@ -50,3 +50,16 @@ def test_bad_root_raises_clear_errors(tmp_path):
     (tmp_path / "file.jpg").write_bytes(b"x")
     with pytest.raises(NotADirectoryError):
         scan_folder(tmp_path / "file.jpg")
+
+
+def test_a_folder_link_leading_outside_is_listed_not_followed(tmp_path, photo_maker):
+    root, outside = tmp_path / "photos", tmp_path / "elsewhere"
+    photo_maker(root / "a.jpg", "red")
+    photo_maker(root / "real" / "b.jpg", "red")
+    photo_maker(outside / "c.jpg", "red")
+    os.symlink(outside, root / "out-link")
+    os.symlink(root / "real", root / "in-link")
+    result = scan_folder(root)
+    assert result.images == ["a.jpg", "in-link/b.jpg"] or result.images == ["a.jpg", "real/b.jpg"]
+    assert [(s.path, s.reason) for s in result.skipped] == [
+        ("out-link", "a link to a folder outside the opened folder; not followed")]

@@ -1,0 +1,222 @@
+"""The three background jobs on a folder: analyse, regroup with new settings, split a cluster.
+
+The controller starts them (``workers.start_job``), keeps at most one of each,
+and drops a result that no longer fits: computed for another folder, from
+other features, or (a split) from an older revision of the sorting. It only
+talks to the ``FolderDocument`` and the ``Editor``; what the person sees is
+said through its signals.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from engine.cancel import Cancelled
+from engine.weights import WeightsError
+
+from .folder_document import FolderDocument
+from .jobs import AnalysisResult, ClusterResult, analysis_job, cluster_job, split_job
+from .markup import duration, escape
+from .undo import Editor
+from .workers import GeneratorWorker, start_job
+
+RECLUSTER_DELAY_MS = 350
+
+
+class AnalysisController(QObject):
+    progress = Signal(object)  # an analysis ``Progress``
+    status = Signal(str)  # a line for the status bar
+    problem = Signal(str, str)  # banner kind, rich text
+    skippedFound = Signal(str)  # the analysis left files out; extra rich text for the banner
+    weightsMissing = Signal(object)  # the ``WeightsError``
+    imagesChanged = Signal()  # the analysis found other photos than were shown
+    busyChanged = Signal()  # a job started or ended
+
+    def __init__(self, document: FolderDocument, editor: Editor, wanted_settings: Callable[[], dict],
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.document, self.editor, self.wanted_settings = document, editor, wanted_settings
+        self.analysis: GeneratorWorker | None = None
+        self.recluster_worker: GeneratorWorker | None = None
+        self.split_worker: GeneratorWorker | None = None
+        self._recluster_again = False
+        self._analysis_started = 0.0
+        self.recluster_timer = QTimer(self, singleShot=True, interval=RECLUSTER_DELAY_MS)
+        self.recluster_timer.timeout.connect(self.recluster)
+
+    @property
+    def analysing(self) -> bool:
+        return self.analysis is not None
+
+    def workers(self) -> list[GeneratorWorker]:
+        return [w for w in (self.analysis, self.recluster_worker, self.split_worker) if w is not None]
+
+    def cancel_all(self, wait: bool = False) -> None:
+        for worker in self.workers():
+            worker.cancel()
+            if wait:
+                worker.wait()
+
+    # ---- analysing ------------------------------------------------------------------
+    def analyse(self, weights: Path) -> bool:
+        session = self.document.session
+        if session is None or self.analysis is not None:
+            return False
+        self._analysis_started = time.monotonic()
+        self.analysis = start_job(
+            analysis_job, session.root, weights, self.wanted_settings(), progress=self._analysis_progress,
+            done=lambda result: self._analysis_done(result, session), failed=self._analysis_failed,
+            finished=self._analysis_finished)
+        self.busyChanged.emit()
+        return True
+
+    def cancel_analysis(self) -> bool:
+        if self.analysis is not None and not self.analysis.cancelled:
+            self.analysis.cancel()
+            self.status.emit("Stopping after the current batch…")
+            self.busyChanged.emit()
+            return True
+        return False
+
+    def _analysis_progress(self, progress) -> None:
+        if self.analysis is not None and not self.analysis.cancelled:
+            self.progress.emit(progress)
+
+    def _analysis_done(self, result: AnalysisResult, session) -> None:
+        if session is not self.document.session:
+            return  # the folder was closed meanwhile
+        analysis = result.analysis
+        images_changed = analysis.images != session.images
+        session.set_analysis(analysis.images, analysis.features)
+        if images_changed:
+            self.imagesChanged.emit()
+        self.editor.apply_clustering(result.clustering, result.settings)
+        self.document.set_skipped(analysis.skipped)
+        self.document.schedule_save()
+        found = result.clustering.k
+        text = (f"Sorted {len(analysis.images):,} photos into {found} cluster{'s' if found != 1 else ''} "
+                f"in {duration(time.monotonic() - self._analysis_started)}")
+        if analysis.cached:
+            text += f" ({analysis.extracted:,} analysed, {analysis.cached:,} remembered from before)"
+        self.status.emit(text + ".")
+        problems = list(analysis.warnings)
+        if self.document.skipped:
+            self.skippedFound.emit(" ".join(problems))
+        elif problems:
+            self.problem.emit("warning", " ".join(problems))
+        if result.settings != self.wanted_settings():
+            self.recluster_timer.start()
+
+    def _analysis_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, Cancelled):
+            self.status.emit("Analysis cancelled. What was analysed so far is remembered for next time.")
+        elif isinstance(exc, WeightsError):
+            self.weightsMissing.emit(exc)
+            self.status.emit("The analysis could not start.")
+        else:
+            self.problem.emit("error", f"<b>The analysis failed:</b> {escape(str(exc) or type(exc).__name__)}")
+            self.status.emit("The analysis failed.")
+
+    def _analysis_finished(self) -> None:
+        self.analysis = None
+        self.busyChanged.emit()
+
+    # ---- regrouping -----------------------------------------------------------------
+    def settings_changed(self) -> None:
+        """The toolbar's clustering settings changed: regroup soon, or remember them for the analysis."""
+        session = self.document.session
+        if session is None:
+            return
+        if session.features is None:
+            self.status.emit("The new settings apply when you analyse.")
+            session.settings.update(self.wanted_settings())
+            self.document.schedule_save()
+            return
+        if self.analysis is None:
+            self.recluster_timer.start()
+
+    def recluster(self) -> None:
+        """Group the analysed photos again with the toolbar's settings (no re-analysis)."""
+        session = self.document.session
+        if session is None or session.features is None or self.analysis is not None:
+            return
+        if self.recluster_worker is not None:
+            self._recluster_again = True
+            return
+        features = session.features
+        if len(features) == 0:
+            return
+        self.recluster_worker = start_job(
+            cluster_job, features, self.wanted_settings(),
+            done=lambda result: self._recluster_done(result, session), failed=self._recluster_failed,
+            finished=self._recluster_finished)
+        self.status.emit("Regrouping photos…")
+        self.busyChanged.emit()
+
+    def _recluster_done(self, result: ClusterResult, session) -> None:
+        if session is not self.document.session or result.features is not session.features:
+            return
+        self.editor.apply_clustering(result.clustering, result.settings)
+        self.status.emit(f"Regrouped into {result.clustering.k} clusters ({_method_label(result.settings['method'])}, "
+                         f"{'automatic' if result.settings['clusters'] == 'auto' else 'chosen'} number). "
+                         "Ctrl+Z goes back.")
+
+    def _recluster_failed(self, exc: BaseException) -> None:
+        self.problem.emit("error", f"<b>Regrouping failed:</b> {escape(str(exc))}")
+
+    def _recluster_finished(self) -> None:
+        self.recluster_worker = None
+        self.busyChanged.emit()
+        if self._recluster_again:
+            self._recluster_again = False
+            self.recluster()
+
+    # ---- splitting ------------------------------------------------------------------
+    def split(self, cid: int, parts: int) -> None:
+        """Split cluster ``cid`` in ``parts`` by k-means on its photos, computed in the analysis process."""
+        session = self.document.session
+        if session is None or self.split_worker is not None:
+            return
+        members = list(session.members(cid))
+        if session.features is None:
+            self.problem.emit("info", "Splitting needs the photos' features: press Analyse first.")
+            return
+        if len(members) < parts:
+            self.problem.emit("info", f"{escape(session.name(cid))} has fewer than {parts} photos.")
+            return
+        index = {p: i for i, p in enumerate(session.images)}
+        features = session.features[[index[p] for p in members]]
+        revision = self.document.revision
+        self.split_worker = start_job(
+            split_job, session.root, dict(session.names), cid, members, features, parts,
+            done=lambda change: self._split_done(change, session, revision), failed=self._split_failed,
+            finished=self._split_finished)
+        self.status.emit(f"Splitting {session.name(cid)}…")
+        self.busyChanged.emit()
+
+    def _split_done(self, change, session, revision: int) -> None:
+        if session is not self.document.session:
+            return
+        if revision != self.document.revision:
+            self.status.emit("The sorting changed while the split was computed; split again.")
+            return
+        self.editor.apply(change)
+        self.status.emit(f"{change.text}. Ctrl+Z goes back.")
+
+    def _split_failed(self, exc: BaseException) -> None:
+        self.problem.emit("info", f"Cannot split: {escape(str(exc))}.")
+
+    def _split_finished(self) -> None:
+        self.split_worker = None
+        self.busyChanged.emit()
+
+
+METHODS = (("k-means", "kmeans"), ("Agglomerative", "agglomerative"), ("HDBSCAN", "hdbscan"))
+
+
+def _method_label(key: str) -> str:
+    return next((label for label, k in METHODS if k == key), key)

@@ -1,0 +1,66 @@
+"""The status bar: a line of text, photos/s and time left, a progress bar and the Cancel button."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton
+
+from .markup import duration
+
+STAGE_TEXT = {
+    "model": "Loading the image model…",
+    "scan": "Looking for photos…",
+    "features": "Analysing photos…",
+    "cache": "Checking which photos were analysed before…",
+    "cluster": "Grouping photos…",
+}
+
+
+class StatusArea:
+    """Builds its widgets into ``bar``; the window keeps it and says what to show."""
+
+    def __init__(self, bar: QStatusBar, cancel_action: QAction):
+        bar.setSizeGripEnabled(False)
+        self.text = QLabel()
+        bar.addWidget(self.text, 1)
+        self.rate = QLabel()
+        bar.addPermanentWidget(self.rate)
+        self.progress = QProgressBar()
+        self.progress.setFixedWidth(220)
+        self.progress.setTextVisible(False)
+        bar.addPermanentWidget(self.progress)
+        self.cancel_button = QToolButton()
+        self.cancel_button.setDefaultAction(cancel_action)
+        self.cancel_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.cancel_button.setAutoRaise(True)
+        bar.addPermanentWidget(self.cancel_button)
+        self.set_busy(False)
+        self.set_text("Ready")
+
+    def set_text(self, text: str) -> None:
+        self.text.setText(text)
+
+    def set_busy(self, busy: bool, analysing: bool = False) -> None:
+        """Show a busy bar; with photos/s and Cancel while an analysis runs."""
+        self.progress.setVisible(busy)
+        self.rate.setVisible(busy and analysing)
+        self.cancel_button.setVisible(busy and analysing)
+        if busy:
+            self.progress.setRange(0, 0)
+        self.rate.clear()
+
+    def show_progress(self, progress) -> None:
+        """An analysis ``Progress``: counts, rate and time left while photos are analysed, else the stage."""
+        if progress.stage == "features" and progress.total:
+            self.progress.setRange(0, progress.total)
+            self.progress.setValue(progress.done)
+            self.set_text(f"Analysing photos: {progress.done:,} of {progress.total:,}")
+            parts = [f"{progress.rate:.1f} photos/s"] if progress.rate else []
+            if progress.eta is not None and progress.done < progress.total:
+                parts.append(f"about {duration(progress.eta)} left")
+            self.rate.setText(" · ".join(parts))
+        else:
+            self.progress.setRange(0, 0)
+            self.rate.clear()
+            self.set_text(STAGE_TEXT.get(progress.stage) or progress.message)
