@@ -8,7 +8,6 @@ older revision is stale). The window only shows it.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.lock import FolderInUse, FolderLock
 from engine.scan import Skipped, scan_folder
-from engine.session import Change, Session, atomic_write_text, load_or_set_aside, session_path_for
+from engine.session import Change, Session, atomic_write_text, dumps, load_or_set_aside, session_path_for
 
 from .markup import escape
 from .workers import TaskPool
@@ -132,4 +131,4 @@ def _load_or_new_session(root: Path, images: list[str]) -> tuple[Session, bool, 
 
 
 def _write_session(path: Path, data: dict) -> None:
-    atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1))
+    atomic_write_text(path, dumps(data))  # compact: json's C encoder, not 0.55 s of GIL at 100,000 photos
