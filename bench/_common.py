@@ -41,11 +41,19 @@ if str(REPO) not in sys.path:
 def parser(description: str, *, data: bool = True, model: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     if data:
-        p.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                       help="labelled photo folder: one sub-folder per class (the folder name is the label)")
+        p.add_argument(
+            "--data",
+            type=Path,
+            default=DEFAULT_DATA,
+            help="labelled photo folder: one sub-folder per class (the folder name is the label)",
+        )
     if model:
-        p.add_argument("--weights", type=Path, default=None,
-                       help=f"VGG16 no-top weights (default: $PHOTOCLUSTER_WEIGHTS, else {DEFAULT_WEIGHTS})%(default).0s")
+        p.add_argument(
+            "--weights",
+            type=Path,
+            default=None,
+            help=f"VGG16 no-top weights (default: $PHOTOCLUSTER_WEIGHTS, else {DEFAULT_WEIGHTS})%(default).0s",
+        )
         p.add_argument("--batch-size", type=int, default=32, help="images per model call (the CLI's default)")
     return p
 
@@ -85,8 +93,10 @@ def header(title: str, args=None, **settings) -> None:
     if parts:
         print("settings: " + ", ".join(parts))
     print(f"code    : {code_version()}")
-    print(f"machine : {platform.machine()}, {os.cpu_count()} CPUs, {cpu_name()}, python {platform.python_version()}, "
-          f"load average at start {load():.1f}")
+    print(
+        f"machine : {platform.machine()}, {os.cpu_count()} CPUs, {cpu_name()}, python {platform.python_version()}, "
+        f"load average at start {load():.1f}"
+    )
 
 
 def footer(started: float) -> None:
@@ -138,10 +148,14 @@ def table(headers: list[str], rows: list[list]) -> None:
     """A plain aligned table: numbers right, text left."""
     cells = [[_fmt(c) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    numeric = [all(isinstance(r[i], (int, float, np.floating, np.integer)) or r[i] in ("", "-", None)
-                   for r in rows) for i in range(len(headers))]
+    numeric = [
+        all(isinstance(r[i], (int, float, np.floating, np.integer)) or r[i] in ("", "-", None) for r in rows)
+        for i in range(len(headers))
+    ]
+
     def line(values):
         return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
+
     print(line(headers))
     print(line(["-" * w for w in widths]))
     for r in cells:

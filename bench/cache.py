@@ -39,8 +39,14 @@ def main() -> None:
     c.check_data(args)
     weights = c.weights_source(args)
     started = time.perf_counter()
-    c.header("cache: second runs and re-clustering cached vectors", args, new=args.new, vectors=args.vectors,
-             large=args.large, noise=args.noise)
+    c.header(
+        "cache: second runs and re-clustering cached vectors",
+        args,
+        new=args.new,
+        vectors=args.vectors,
+        large=args.large,
+        noise=args.noise,
+    )
 
     from PIL import Image, ImageOps
 
@@ -80,8 +86,9 @@ def main() -> None:
             goal, ok = f"exactly {args.new} via model", through == args.new and extracted == args.new
         else:
             goal, ok = "", None
-        table.append([name, photos_n, extracted, through, secs, f"{100 * share:.1f}%", goal,
-                      "" if ok is None else c.verdict(ok)])
+        table.append(
+            [name, photos_n, extracted, through, secs, f"{100 * share:.1f}%", goal, "" if ok is None else c.verdict(ok)]
+        )
     c.table(["run", "photos", "extracted", "through model", "seconds", "% of run 1", "goal", "verdict"], table)
 
     print()
@@ -112,18 +119,25 @@ def main() -> None:
                 t0 = time.perf_counter()
                 cl = cluster_features(x, k)
                 secs = time.perf_counter() - t0
-                timings.append([len(x), label, k, cl.k, secs, f"< {GOAL_CLUSTER_S:g} s",
-                                c.verdict(secs < GOAL_CLUSTER_S)])
+                timings.append(
+                    [len(x), label, k, cl.k, secs, f"< {GOAL_CLUSTER_S:g} s", c.verdict(secs < GOAL_CLUSTER_S)]
+                )
     if args.large:
         x = many(args.large)
         t0 = time.perf_counter()
         cl = cluster_features(x, 10)
         timings.append([len(x), "default", 10, cl.k, time.perf_counter() - t0, "(time only)", ""])
-    c.table(["vectors", "BLAS/OpenMP threads", "k asked", "k found", "cluster_features s", "goal", "verdict"],
-            timings)
+    c.table(["vectors", "BLAS/OpenMP threads", "k asked", "k found", "cluster_features s", "goal", "verdict"], timings)
     print()
-    c.table(["vectors", "BLAS/OpenMP threads", "prepare s (expand, PCA, neighbour smoothing)",
-             "choose_k s (k-means + silhouette, k=2..15)"], stages)
+    c.table(
+        [
+            "vectors",
+            "BLAS/OpenMP threads",
+            "prepare s (expand, PCA, neighbour smoothing)",
+            "choose_k s (k-means + silhouette, k=2..15)",
+        ],
+        stages,
+    )
     c.footer(started)
 
 

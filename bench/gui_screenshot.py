@@ -57,17 +57,22 @@ def settle(app, window) -> None:
 def save_small_png(image: QImage, target: Path) -> None:
     """A 128-colour dithered PNG: photos stay pleasant and the file stays well under 500 KB."""
     image = image.convertToFormat(QImage.Format.Format_RGB888)
-    pixels = Image.frombytes("RGB", (image.width(), image.height()), bytes(image.constBits()), "raw", "RGB",
-                             image.bytesPerLine())
+    pixels = Image.frombytes(
+        "RGB", (image.width(), image.height()), bytes(image.constBits()), "raw", "RGB", image.bytesPerLine()
+    )
     pixels.quantize(128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG).save(
-        target, "PNG", optimize=True)
+        target, "PNG", optimize=True
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", default=str(REPO.parent / "shared" / "data" / "scenes6"))
-    parser.add_argument("--weights", default=os.environ.get("PHOTOCLUSTER_WEIGHTS")
-                        or str(REPO.parent / "shared" / "models" / "vgg16_imagenet_notop.weights.h5"))
+    parser.add_argument(
+        "--weights",
+        default=os.environ.get("PHOTOCLUSTER_WEIGHTS")
+        or str(REPO.parent / "shared" / "models" / "vgg16_imagenet_notop.weights.h5"),
+    )
     parser.add_argument("--out", default=str(REPO / "docs"))
     args = parser.parse_args()
 
@@ -88,8 +93,9 @@ def main() -> int:
     # Show a correction in progress: one photo moved by hand into the first cluster (pin marker).
     stranger = next(p for p in session.images if session.labels[p] != first)
     window.editor.move([stranger], first)
-    window.grid.selectionModel().select(window.images.index(window.images.row_of(stranger)),
-                                        window.grid.selectionModel().SelectionFlag.Select)
+    window.grid.selectionModel().select(
+        window.images.index(window.images.row_of(stranger)), window.grid.selectionModel().SelectionFlag.Select
+    )
     window.grid.setFocus()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -36,8 +36,11 @@ from gui.main_window import MainWindow
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", default=str(REPO.parent / "shared" / "data" / "scenes6"))
-    parser.add_argument("--weights", default=os.environ.get("PHOTOCLUSTER_WEIGHTS")
-                        or str(REPO.parent / "shared" / "models" / "vgg16_imagenet_notop.weights.h5"))
+    parser.add_argument(
+        "--weights",
+        default=os.environ.get("PHOTOCLUSTER_WEIGHTS")
+        or str(REPO.parent / "shared" / "models" / "vgg16_imagenet_notop.weights.h5"),
+    )
     parser.add_argument("--clusters", type=int, default=6)
     args = parser.parse_args()
 
@@ -74,11 +77,15 @@ def main() -> int:
     seconds = time.perf_counter() - started
     window.close()
     gaps_ms = np.array(gaps[1:], dtype=float)
-    print(f"analysis of {len(window.session.images) if window.session else 0} photos took {seconds:.1f} s "
-          f"(cold cache); {len(gaps_ms)} timer ticks")
+    print(
+        f"analysis of {len(window.session.images) if window.session else 0} photos took {seconds:.1f} s "
+        f"(cold cache); {len(gaps_ms)} timer ticks"
+    )
     print(f"status: {window.status_text.text()}")
-    print(f"max stall: {gaps_ms.max():.1f} ms; 99th percentile: {np.percentile(gaps_ms, 99):.1f} ms; "
-          f"median: {np.median(gaps_ms):.1f} ms; ticks over 100 ms: {int((gaps_ms > 100).sum())}")
+    print(
+        f"max stall: {gaps_ms.max():.1f} ms; 99th percentile: {np.percentile(gaps_ms, 99):.1f} ms; "
+        f"median: {np.median(gaps_ms):.1f} ms; ticks over 100 ms: {int((gaps_ms > 100).sum())}"
+    )
     for at, gap, status in sorted(long_ones, key=lambda item: -item[1])[:5]:
         print(f"  {gap} ms gap ending {at:.1f} s in, while showing: {status}")
     return 0

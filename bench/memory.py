@@ -29,8 +29,12 @@ FEATURE_KB = 1024 * 4 / 1024
 
 def main() -> None:
     p = c.parser(__doc__.split("\n")[0])
-    p.add_argument("--many", type=int, default=2000,
-                   help="photos in the 'many' set, tagged copies of --data (5000 for the full figure: about 5 minutes more)")
+    p.add_argument(
+        "--many",
+        type=int,
+        default=2000,
+        help="photos in the 'many' set, tagged copies of --data (5000 for the full figure: about 5 minutes more)",
+    )
     p.add_argument("--large", type=int, default=600, help="12 MP photos in the large set (0 = skip)")
     p.add_argument("--distinct", type=int, default=24, help="distinct synthetic 12 MP photos behind --large")
     p.add_argument("--size", default="4000x3000", help="large photo size WxH")
@@ -42,8 +46,14 @@ def main() -> None:
     c.check_data(args)
     c.weights_source(args)
     started = time.perf_counter()
-    c.header("memory: peak RSS of analyse, one fresh process per row", args, many=args.many, large=args.large,
-             distinct=args.distinct, size=args.size)
+    c.header(
+        "memory: peak RSS of analyse, one fresh process per row",
+        args,
+        many=args.many,
+        large=args.large,
+        distinct=args.distinct,
+        size=args.size,
+    )
     size = tuple(int(v) for v in args.size.lower().split("x"))
     rows = []
     with c.fresh_dir("sets") as sets:
@@ -64,8 +74,10 @@ def main() -> None:
             mb = c.make_photos(large / "distinct", min(args.distinct, args.large), size)
             make_many(large / "distinct", large / "all", args.large)
             _rmtree(large / "distinct")
-            print(f"made {args.large} {size[0]}x{size[1]} JPEGs ({min(args.distinct, args.large)} distinct, "
-                  f"mean {mb:.2f} MB) in {time.perf_counter() - t0:.0f} s")
+            print(
+                f"made {args.large} {size[0]}x{size[1]} JPEGs ({min(args.distinct, args.large)} distinct, "
+                f"mean {mb:.2f} MB) in {time.perf_counter() - t0:.0f} s"
+            )
             rows.append([f"{args.large} synthetic {size[0]}x{size[1]}", None, measure(args, large / "all"), small])
     print()
     table = []
@@ -75,10 +87,22 @@ def main() -> None:
             diff = r["peak_mb"] - ref["peak_mb"]
             if r["images"] != ref["images"]:
                 per = diff * 1024 / (r["images"] - ref["images"])
-        table.append([name, r["images"], r["warm_mb"], r["peak_mb"], r["peak_mb"] - r["warm_mb"], r["seconds"],
-                      diff, per])
-    c.table(["set", "photos", "warm RSS MB", "peak RSS MB", "peak - warm MB", "analyse s", "peak vs scenes6 MB",
-             "KB per extra photo"], table)
+        table.append(
+            [name, r["images"], r["warm_mb"], r["peak_mb"], r["peak_mb"] - r["warm_mb"], r["seconds"], diff, per]
+        )
+    c.table(
+        [
+            "set",
+            "photos",
+            "warm RSS MB",
+            "peak RSS MB",
+            "peak - warm MB",
+            "analyse s",
+            "peak vs scenes6 MB",
+            "KB per extra photo",
+        ],
+        table,
+    )
     print(f"(a photo's feature vector is {FEATURE_KB:.0f} KB as float32; 'warm' = model built and run once)")
     c.footer(started)
 
@@ -91,8 +115,16 @@ def argparse_hidden():
 
 def measure(args, folder: Path) -> dict:
     with c.fresh_dir("cache") as cache:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(folder), "--cache", str(cache),
-               "--batch-size", str(args.batch_size)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child",
+            str(folder),
+            "--cache",
+            str(cache),
+            "--batch-size",
+            str(args.batch_size),
+        ]
         if args.weights is not None:
             cmd += ["--weights", str(args.weights)]
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -106,8 +138,17 @@ def child(args) -> None:
     warm = _rss_mb()
     analysis, secs = c.analyse(args.child, fe, args.cache)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
-    print(json.dumps({"images": len(analysis.images), "extracted": analysis.extracted, "warm_mb": warm,
-                      "peak_mb": peak, "seconds": secs}))
+    print(
+        json.dumps(
+            {
+                "images": len(analysis.images),
+                "extracted": analysis.extracted,
+                "warm_mb": warm,
+                "peak_mb": peak,
+                "seconds": secs,
+            }
+        )
+    )
 
 
 def _rss_mb() -> float:

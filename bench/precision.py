@@ -20,12 +20,17 @@ import numpy as np
 
 def main() -> None:
     p = c.parser(__doc__.split("\n")[0])
-    p.add_argument("--model-images", type=int, default=128,
-                   help="photos for the model-only figure (0 = all photos in --data)")
+    p.add_argument(
+        "--model-images", type=int, default=128, help="photos for the model-only figure (0 = all photos in --data)"
+    )
     p.add_argument("--clusters", type=int, default=6, help="k for the NMI figure (scenes6 has 6 classes)")
     p.add_argument("--repeats", type=int, default=1, help="passes over the model-only photos (averaged)")
-    p.add_argument("--chunk", type=int, default=120,
-                   help="end to end is timed in chunks of this many photos, the precisions alternating (0 = whole)")
+    p.add_argument(
+        "--chunk",
+        type=int,
+        default=120,
+        help="end to end is timed in chunks of this many photos, the precisions alternating (0 = whole)",
+    )
     args = p.parse_args()
     c.check_data(args)
     weights = c.weights_source(args)
@@ -38,15 +43,23 @@ def main() -> None:
 
     auto = detect_precision()
     precisions = [auto, "float32"] if auto != "float32" else ["float32"]
-    c.header("precision: automatic precision vs float32", args, auto_precision=auto, model_images=args.model_images,
-             clusters=args.clusters, repeats=args.repeats, chunk=args.chunk)
+    c.header(
+        "precision: automatic precision vs float32",
+        args,
+        auto_precision=auto,
+        model_images=args.model_images,
+        clusters=args.clusters,
+        repeats=args.repeats,
+        chunk=args.chunk,
+    )
     if auto == "float32":
         print("note: this machine has no bfloat16/float16 path, so 'auto' is float32 and there is nothing to compare")
     extractors = {prec: c.extractor(weights, prec, args.batch_size) for prec in precisions}
 
     paths = c.image_paths(args.data)
-    pixels = c.pre_decode(paths[:: max(1, len(paths) // args.model_images)][: args.model_images]
-                          if args.model_images else paths)
+    pixels = c.pre_decode(
+        paths[:: max(1, len(paths) // args.model_images)][: args.model_images] if args.model_images else paths
+    )
     model_s = dict.fromkeys(precisions, 0.0)  # batch by batch, the precisions alternating (ABBA)
     turn = 0
     for _ in range(max(1, args.repeats)):
@@ -87,25 +100,47 @@ def main() -> None:
     rows = []
     for prec in precisions:
         rate, nmi, ari = e2e[prec]
-        rows.append([f"{prec}{' (auto)' if prec == auto else ''}", len(pixels) / model_s[prec], rate,
-                     1000 * cpu[prec] / len(raw[prec]), nmi, ari, extractors[prec].warm_seconds])
+        rows.append(
+            [
+                f"{prec}{' (auto)' if prec == auto else ''}",
+                len(pixels) / model_s[prec],
+                rate,
+                1000 * cpu[prec] / len(raw[prec]),
+                nmi,
+                ari,
+                extractors[prec].warm_seconds,
+            ]
+        )
     print()
-    c.table(["precision", "model-only img/s", "end-to-end img/s", "end-to-end CPU ms/img", f"NMI k={args.clusters}",
-             "ARI", "build+trace s"], rows)
+    c.table(
+        [
+            "precision",
+            "model-only img/s",
+            "end-to-end img/s",
+            "end-to-end CPU ms/img",
+            f"NMI k={args.clusters}",
+            "ARI",
+            "build+trace s",
+        ],
+        rows,
+    )
     if len(precisions) == 2:
         a, b = precisions
         cos = np.sum(_l2(raw[a]) * _l2(raw[b]), axis=1)
         print()
-        c.table(["auto vs float32", "value"], [
-            ["model-only speed ratio (x)", model_s[b] / model_s[a]],
-            ["end-to-end speed ratio (x)", e2e[a][0] / e2e[b][0]],
-            ["end-to-end CPU-time ratio (x)", cpu[b] / cpu[a]],
-            ["NMI difference (auto - float32)", e2e[a][1] - e2e[b][1]],
-            ["ARI difference (auto - float32)", e2e[a][2] - e2e[b][2]],
-            ["feature cosine, mean", f"{cos.mean():.5f}"],
-            ["feature cosine, worst photo", f"{cos.min():.5f}"],
-            ["NMI between the two clusterings", normalized_mutual_info_score(labels[a], labels[b])],
-        ])
+        c.table(
+            ["auto vs float32", "value"],
+            [
+                ["model-only speed ratio (x)", model_s[b] / model_s[a]],
+                ["end-to-end speed ratio (x)", e2e[a][0] / e2e[b][0]],
+                ["end-to-end CPU-time ratio (x)", cpu[b] / cpu[a]],
+                ["NMI difference (auto - float32)", e2e[a][1] - e2e[b][1]],
+                ["ARI difference (auto - float32)", e2e[a][2] - e2e[b][2]],
+                ["feature cosine, mean", f"{cos.mean():.5f}"],
+                ["feature cosine, worst photo", f"{cos.min():.5f}"],
+                ["NMI between the two clusterings", normalized_mutual_info_score(labels[a], labels[b])],
+            ],
+        )
     c.footer(started)
 
 

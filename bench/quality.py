@@ -27,8 +27,12 @@ def main() -> None:
     p.add_argument("--precision", default="auto", choices=("auto", "bfloat16", "float16", "float32"))
     p.add_argument("--clusters", type=int, default=6, help="the fixed k (scenes6 has 6 classes)")
     p.add_argument("--seed", type=int, default=0, help="clustering seed")
-    p.add_argument("--cache-dir", type=Path, default=None,
-                   help="feature cache to use and keep (default: a fresh temporary one, removed afterwards)")
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="feature cache to use and keep (default: a fresh temporary one, removed afterwards)",
+    )
     args = p.parse_args()
     c.check_data(args)
     weights = c.weights_source(args)
@@ -37,10 +41,21 @@ def main() -> None:
     from engine.cluster import AUTO_TIE, UNSORTED, cluster_features
 
     fe = c.extractor(weights, args.precision, args.batch_size)
-    c.header("quality: NMI/ARI against folder labels", args, precision=fe.precision, seed=args.seed,
-             cache_dir=args.cache_dir or "fresh temporary")
-    runs = [("kmeans", args.clusters), ("agglomerative", args.clusters), ("hdbscan", args.clusters),
-            ("kmeans", "auto"), ("agglomerative", "auto"), ("hdbscan", "auto")]
+    c.header(
+        "quality: NMI/ARI against folder labels",
+        args,
+        precision=fe.precision,
+        seed=args.seed,
+        cache_dir=args.cache_dir or "fresh temporary",
+    )
+    runs = [
+        ("kmeans", args.clusters),
+        ("agglomerative", args.clusters),
+        ("hdbscan", args.clusters),
+        ("kmeans", "auto"),
+        ("agglomerative", "auto"),
+        ("hdbscan", "auto"),
+    ]
     rows, verdicts, auto_scores = [], [], None
     with contextlib.ExitStack() as stack:
         cache = args.cache_dir or stack.enter_context(c.fresh_dir("cache"))
@@ -66,13 +81,29 @@ def main() -> None:
                 verdicts.append([f"auto: NMI >= {GOAL_AUTO}", nmi, c.verdict(nmi >= GOAL_AUTO)])
     print(f"{len(analysis.images)} photos, {len({c.label_of(r) for r in analysis.images})} folder labels")
     print()
-    c.table(["method", "k asked", "k found", "NMI", "ARI", "unsorted", "NMI sorted", "ARI sorted", "extracted",
-             "analyse s", "cluster s"], rows)
+    c.table(
+        [
+            "method",
+            "k asked",
+            "k found",
+            "NMI",
+            "ARI",
+            "unsorted",
+            "NMI sorted",
+            "ARI sorted",
+            "extracted",
+            "analyse s",
+            "cluster s",
+        ],
+        rows,
+    )
     if auto_scores:
         best = max(auto_scores.values())
-        print("auto k silhouettes: " + "  ".join(
-            f"{k}:{v:.3f}{'*' if v >= best - AUTO_TIE else ''}" for k, v in sorted(auto_scores.items()))
-            + f"   (* = within {AUTO_TIE} of the best: a tie; the largest tied k wins)")
+        print(
+            "auto k silhouettes: "
+            + "  ".join(f"{k}:{v:.3f}{'*' if v >= best - AUTO_TIE else ''}" for k, v in sorted(auto_scores.items()))
+            + f"   (* = within {AUTO_TIE} of the best: a tie; the largest tied k wins)"
+        )
     print()
     c.table(["goal", "value", "verdict"], verdicts)
     c.footer(started)

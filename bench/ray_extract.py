@@ -46,8 +46,9 @@ def main() -> None:
                 load = common.load()
                 t0 = time.perf_counter()
                 first = last = None
-                gen = ray_extract.extract(photos, weights, precision=precision, batch_size=args.batch_size,
-                                          workers=workers, cache_dir=cache)
+                gen = ray_extract.extract(
+                    photos, weights, precision=precision, batch_size=args.batch_size, workers=workers, cache_dir=cache
+                )
                 while True:
                     try:
                         progress = next(gen)
@@ -60,8 +61,16 @@ def main() -> None:
                         last = (now, progress.done)
                 seconds = time.perf_counter() - t0
                 steady = (last[1] - first[1]) / (last[0] - first[0]) if last and last[0] > first[0] else None
-                rows.append([f"Ray, {workers} worker{'s' if workers > 1 else ''}", report.extracted, seconds,
-                             report.extracted / seconds, steady, load])
+                rows.append(
+                    [
+                        f"Ray, {workers} worker{'s' if workers > 1 else ''}",
+                        report.extracted,
+                        seconds,
+                        report.extracted / seconds,
+                        steady,
+                        load,
+                    ]
+                )
         import ray
 
         ray.shutdown()

@@ -75,8 +75,13 @@ def main() -> int:
     if args.gui_child:
         return gui_child(args, weights)
     started = time.perf_counter()
-    common.header(f"scale: {args.photos:,} photos through everything but the model", args, photos=args.photos,
-                  parts=args.parts, workdir=args.workdir)
+    common.header(
+        f"scale: {args.photos:,} photos through everything but the model",
+        args,
+        photos=args.photos,
+        parts=args.parts,
+        workdir=args.workdir,
+    )
     parts = args.parts.split(",")
     photos, cache_dir, data_dir = args.workdir / "photos", args.workdir / "cache", args.workdir / "data"
     rows: list[list] = []
@@ -94,8 +99,10 @@ def main() -> int:
         bench_export(state or reload_state(weights, photos, cache_dir), args.workdir, args.export_limit, rows)
     print(f"\n-- {args.photos:,} photos (this process; RSS in GB)")
     common.table(["step", "seconds", "RSS GB", "goal", "met"], rows)
-    print(f"peak RSS of this process: {peak_rss_gb():.2f} GB (goal <= {GOALS['rss_gb']:g}): "
-          f"{common.verdict(peak_rss_gb() <= GOALS['rss_gb'])}")
+    print(
+        f"peak RSS of this process: {peak_rss_gb():.2f} GB (goal <= {GOALS['rss_gb']:g}): "
+        f"{common.verdict(peak_rss_gb() <= GOALS['rss_gb'])}"
+    )
     if "gui" in parts:
         bench_gui(args, data_dir, cache_dir)
     if args.clean:
@@ -239,8 +246,15 @@ def timed(rows, name, fn, goal=None):
     t0 = time.perf_counter()
     out = fn()
     seconds = time.perf_counter() - t0
-    rows.append([f"{name} (load {load:.1f})", seconds, rss_gb(), "" if goal is None else f"<= {goal:g} s",
-                 "" if goal is None else seconds <= goal])
+    rows.append(
+        [
+            f"{name} (load {load:.1f})",
+            seconds,
+            rss_gb(),
+            "" if goal is None else f"<= {goal:g} s",
+            "" if goal is None else seconds <= goal,
+        ]
+    )
     print(f"   ... {name}: {seconds:.2f} s", file=sys.stderr, flush=True)
     return out
 
@@ -338,16 +352,26 @@ def bench_dupes(state, photos: Path, rows) -> None:
     from engine.pipeline import run
 
     analysis = state["analysis"]
-    report = timed(rows, "near-duplicates (read every photo + compare)",
-                   lambda: run(find_duplicates(analysis.images, analysis.root, analysis.features)))
+    report = timed(
+        rows,
+        "near-duplicates (read every photo + compare)",
+        lambda: run(find_duplicates(analysis.images, analysis.root, analysis.features)),
+    )
     truth = [(rel, _orig_rel(rel)) for rel in analysis.images if "/copy-" in rel]
     group_of = {p: g for g, group in enumerate(report.groups) for p in group.members}
     hits = sum(1 for a, b in truth if a in group_of and group_of.get(a) == group_of.get(b))
     reported = sum(len(g.members) * (len(g.members) - 1) // 2 for g in report.groups)  # pairs sharing a group
     recall, precision = hits / max(1, len(truth)), hits / max(1, reported)
     largest = max((len(g.members) for g in report.groups), default=0)
-    rows.append([f"  ({len(report.groups)} groups, largest {largest}; copy pairs recall {recall:.3f}, precision {precision:.3f})",
-                 None, None, "", ""])
+    rows.append(
+        [
+            f"  ({len(report.groups)} groups, largest {largest}; copy pairs recall {recall:.3f}, precision {precision:.3f})",
+            None,
+            None,
+            "",
+            "",
+        ]
+    )
 
 
 def _orig_rel(rel: str) -> str:
@@ -363,8 +387,11 @@ def bench_export(state, workdir: Path, limit: int, rows) -> None:
     session = state["session"]
     dest = workdir / "export"
     shutil.rmtree(dest, ignore_errors=True)
-    plan = timed(rows, "export plan", lambda: plan_export(session.root, session.assignments(), dest, "copy",
-                                                          confidence=session.confidence))
+    plan = timed(
+        rows,
+        "export plan",
+        lambda: plan_export(session.root, session.assignments(), dest, "copy", confidence=session.confidence),
+    )
     if limit:
         plan.items = plan.items[:limit]
     report = timed(rows, f"copy export of {len(plan.items):,} photos", lambda: run(run_export(plan)))
@@ -376,12 +403,23 @@ def bench_export(state, workdir: Path, limit: int, rows) -> None:
 
 
 def bench_gui(args, data_dir: Path, cache_dir: Path) -> None:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--gui-child", "--photos", str(args.photos),
-           "--workdir", str(args.workdir)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--gui-child",
+        "--photos",
+        str(args.photos),
+        "--workdir",
+        str(args.workdir),
+    ]
     if args.weights:
         cmd += ["--weights", str(args.weights)]
-    env = dict(os.environ, PHOTOCLUSTER_CACHE_DIR=str(cache_dir), PHOTOCLUSTER_DATA_DIR=str(data_dir),
-               QT_QPA_PLATFORM="offscreen")
+    env = dict(
+        os.environ,
+        PHOTOCLUSTER_CACHE_DIR=str(cache_dir),
+        PHOTOCLUSTER_DATA_DIR=str(data_dir),
+        QT_QPA_PLATFORM="offscreen",
+    )
     print(f"\n-- the window, {args.photos:,} photos (a fresh process)", flush=True)
     subprocess.run(cmd, env=env, check=False)
 
@@ -429,8 +467,14 @@ def gui_child(args, weights) -> int:
         t0 = time.perf_counter()
         window.open_folder(photos)
         results["open"] = time.perf_counter() - t0
-        rows.append([f"open_folder with the saved session (load {load:.1f})", results["open"],
-                     f"<= {GOALS['open']:g} s", results["open"] <= GOALS["open"]])
+        rows.append(
+            [
+                f"open_folder with the saved session (load {load:.1f})",
+                results["open"],
+                f"<= {GOALS['open']:g} s",
+                results["open"] <= GOALS["open"],
+            ]
+        )
         clock.start()
         ticker.start()
         QTimer.singleShot(300, scroll)
@@ -457,8 +501,14 @@ def gui_child(args, weights) -> int:
         window.analyse()
 
         def done():
-            rows.append([f"Analyse, all cached (model built, never called) (load {common.load():.1f})",
-                         time.perf_counter() - t0, "", ""])
+            rows.append(
+                [
+                    f"Analyse, all cached (model built, never called) (load {common.load():.1f})",
+                    time.perf_counter() - t0,
+                    "",
+                    "",
+                ]
+            )
             rows.append([f"  ({window.status_text.text()})", None, "", ""])
             QTimer.singleShot(300, regroup)
 
@@ -472,8 +522,14 @@ def gui_child(args, weights) -> int:
 
         def wait():
             if window._recluster is None and not window._recluster_timer.isActive():
-                rows.append([f"regroup to k=12 in the window (load {common.load():.1f})", time.perf_counter() - t0,
-                             f"<= {GOALS['regroup']:g} s", time.perf_counter() - t0 <= GOALS["regroup"]])
+                rows.append(
+                    [
+                        f"regroup to k=12 in the window (load {common.load():.1f})",
+                        time.perf_counter() - t0,
+                        f"<= {GOALS['regroup']:g} s",
+                        time.perf_counter() - t0 <= GOALS["regroup"],
+                    ]
+                )
                 QTimer.singleShot(300, app.quit)
             else:
                 QTimer.singleShot(50, wait)
@@ -491,12 +547,21 @@ def gui_child(args, weights) -> int:
     stall_rows = []
     for name, values in worst.items():
         values = np.array(values, float)
-        stall_rows.append([name, float(values.max()), float(np.percentile(values, 99)), int((values > 100).sum()),
-                           values.max() <= GOALS["stall_ms"]])
+        stall_rows.append(
+            [
+                name,
+                float(values.max()),
+                float(np.percentile(values, 99)),
+                int((values > 100).sum()),
+                values.max() <= GOALS["stall_ms"],
+            ]
+        )
     print("event-loop gaps with a 5 ms timer (ms):")
     common.table(["phase", "max ms", "p99 ms", "over 100 ms", "met"], stall_rows)
-    print(f"peak RSS of the window's process: {peak_rss_gb():.2f} GB; of its engine child (sampled every 0.5 s): "
-          f"{child_peak[0]:.2f} GB (goal <= {GOALS['rss_gb']:g} each)")
+    print(
+        f"peak RSS of the window's process: {peak_rss_gb():.2f} GB; of its engine child (sampled every 0.5 s): "
+        f"{child_peak[0]:.2f} GB (goal <= {GOALS['rss_gb']:g} each)"
+    )
     shutil.rmtree(settings_dir, ignore_errors=True)
     return 0
 

@@ -40,17 +40,22 @@ from PIL import Image
 
 def main() -> None:
     p = common.parser(__doc__.splitlines()[0])
-    p.add_argument("--parts", default="maps,layout,dupes,mapview",
-                   help="comma-separated: maps, layout, dupes, mapview")
+    p.add_argument("--parts", default="maps,layout,dupes,mapview", help="comma-separated: maps, layout, dupes, mapview")
     p.add_argument("--layouts", default="auto-available", help="comma-separated layout methods, or all available")
     p.add_argument("--points", default="600,10000", help="layout sizes to time")
     p.add_argument("--originals", type=int, default=60, help="photos copied as originals")
     p.add_argument("--copied", type=int, default=40, help="originals that get 3 altered copies each")
-    p.add_argument("--offset", type=int, default=0,
-                   help="skip this many photos of each class before picking originals (the thresholds were chosen "
-                        "with offset 0; e.g. 50 measures on photos never looked at)")
+    p.add_argument(
+        "--offset",
+        type=int,
+        default=0,
+        help="skip this many photos of each class before picking originals (the thresholds were chosen "
+        "with offset 0; e.g. 50 measures on photos never looked at)",
+    )
     p.add_argument("--distractors", action="store_true", help="add the rest of scenes6 as further distinct photos")
-    p.add_argument("--features", type=Path, default=None, help="an .npz of scenes6 features (images, features) to skip extraction")
+    p.add_argument(
+        "--features", type=Path, default=None, help="an .npz of scenes6 features (images, features) to skip extraction"
+    )
     args = p.parse_args()
     common.check_data(args)
     started = time.perf_counter()
@@ -119,7 +124,9 @@ def bench_maps(args, weights) -> None:
     print("\n-- 1. What the CNN sees: latency for one photo (ms)")
     common.table(["step", "ms"], rows)
     warm = rows[1][1]
-    print(f"goal: a new photo's maps in under 1 s once the model is loaded -> {warm:.0f} ms: {common.verdict(warm < 1000)}")
+    print(
+        f"goal: a new photo's maps in under 1 s once the model is loaded -> {warm:.0f} ms: {common.verdict(warm < 1000)}"
+    )
 
 
 # ---------------------------------------------------------------- 2. similarity map
@@ -173,8 +180,10 @@ def bench_layouts(args, images, features) -> None:
                 print(f"   ... {n} {label}: {seconds:.1f} s", file=sys.stderr, flush=True)
     print("\n-- 2. Similarity map: layout time and quality")
     common.table(["points", "method", "seconds", "import s", "kNN-10 kept", "2-D silhouette"], rows)
-    print("(seconds include cluster.prepare + PCA 50; 'import s' = first import of the optional package in this "
-          "process; silhouette of the folder labels in 2-D, sampled at 5,000)")
+    print(
+        "(seconds include cluster.prepare + PCA 50; 'import s' = first import of the optional package in this "
+        "process; silhouette of the folder labels in 2-D, sampled at 5,000)"
+    )
     if missing:
         print(f"not installed here, so not measured: {', '.join(missing)} (pip install openTSNE umap-learn)")
     print(f"auto picks: {embedding.resolve('auto')}")
@@ -206,7 +215,9 @@ def build_copy_set(data: Path, dest: Path, originals: int, copied: int, distract
             with Image.open(src) as im:
                 im = im.convert("RGB")
                 w, h = im.size
-                im.resize((round(w * 0.7), round(h * 0.7)), Image.LANCZOS).save(dest / f"{stem}_resized.jpg", quality=90)
+                im.resize((round(w * 0.7), round(h * 0.7)), Image.LANCZOS).save(
+                    dest / f"{stem}_resized.jpg", quality=90
+                )
                 im.save(dest / f"{stem}_q40.jpg", quality=40)
                 cw, ch = round(w * 0.9), round(h * 0.9)
                 left, top = (w - cw) // 2, (h - ch) // 2
@@ -228,8 +239,10 @@ def bench_dupes(args, weights, images, features) -> None:
     from engine.duplicates import find_duplicates
     from engine.pipeline import run
 
-    print(f"\n-- 3. Near-duplicates on scenes6 copies (resized 70 %, JPEG q40, 90 % centre crop), originals from "
-          f"photo {args.offset} of each class on")
+    print(
+        f"\n-- 3. Near-duplicates on scenes6 copies (resized 70 %, JPEG q40, 90 % centre crop), originals from "
+        f"photo {args.offset} of each class on"
+    )
     rows = []
     settings = [(args.originals, args.copied, False)]
     if args.distractors or args.originals < 600:
@@ -254,17 +267,43 @@ def bench_dupes(args, weights, images, features) -> None:
                 recall = tp / len(true_pairs) if true_pairs else 1.0
                 kinds = {k: _recall_of(found, families, k) for k in ("resized", "q40", "crop")}
                 best_ok = [g.best in families for g in report.groups if any(m in families for m in g.members)]
-                rows.append([
-                    len(rels), f"{len(families)}x3", name, len(report.groups), len(found), precision, recall,
-                    kinds["resized"], kinds["q40"], kinds["crop"],
-                    float(np.mean(best_ok)) if best_ok else float("nan"), seconds,
-                ])
+                rows.append(
+                    [
+                        len(rels),
+                        f"{len(families)}x3",
+                        name,
+                        len(report.groups),
+                        len(found),
+                        precision,
+                        recall,
+                        kinds["resized"],
+                        kinds["q40"],
+                        kinds["crop"],
+                        float(np.mean(best_ok)) if best_ok else float("nan"),
+                        seconds,
+                    ]
+                )
                 wrong = sorted(tuple(sorted(p)) for p in found - true_pairs)
                 if wrong:
                     print(f"   {name}, {len(rels)} photos: {len(wrong)} false pairs, e.g. {wrong[:4]}")
             print(f"   ({len(rels)} photos: features extracted in {extract_s:.0f} s, not counted below)")
-    common.table(["photos", "copied", "signals", "groups", "pairs", "precision", "recall",
-                  "recall resized", "recall q40", "recall crop", "best=original", "seconds"], rows)
+    common.table(
+        [
+            "photos",
+            "copied",
+            "signals",
+            "groups",
+            "pairs",
+            "precision",
+            "recall",
+            "recall resized",
+            "recall q40",
+            "recall crop",
+            "best=original",
+            "seconds",
+        ],
+        rows,
+    )
     print("goal: precision >= 0.95 and recall >= 0.9 with hash + features")
 
 
@@ -299,8 +338,14 @@ def bench_map_view() -> None:
         repaint = (time.perf_counter() - t0) * 1000 / 20
         t0 = time.perf_counter()
         for x in range(0, 1000, 5):
-            event = QMouseEvent(QEvent.Type.MouseMove, QPointF(x, 400), QPointF(x, 400), Qt.MouseButton.NoButton,
-                                Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+            event = QMouseEvent(
+                QEvent.Type.MouseMove,
+                QPointF(x, 400),
+                QPointF(x, 400),
+                Qt.MouseButton.NoButton,
+                Qt.MouseButton.NoButton,
+                Qt.KeyboardModifier.NoModifier,
+            )
             QApplication.sendEvent(view, event)
         hover = (time.perf_counter() - t0) * 1000 / 200
         polygon = np.array([[300 + 200 * np.cos(a), 400 + 200 * np.sin(a)] for a in np.linspace(0, 6.28, 200)])
@@ -311,8 +356,17 @@ def bench_map_view() -> None:
         view.deleteLater()
     app.processEvents()
     print("\n-- 4. Similarity map view (offscreen, 1000x800): milliseconds")
-    common.table(["dots", "set points + k-d tree", "draw all dots (zoom/recolour)", "repaint (blit)",
-                  "hover (k-d tree)", "lasso of 200 vertices"], rows)
+    common.table(
+        [
+            "dots",
+            "set points + k-d tree",
+            "draw all dots (zoom/recolour)",
+            "repaint (blit)",
+            "hover (k-d tree)",
+            "lasso of 200 vertices",
+        ],
+        rows,
+    )
 
 
 def _recall_of(found: set, families: dict, kind: str) -> float:

@@ -29,18 +29,28 @@ import numpy as np
 
 def main() -> None:
     p = c.parser(__doc__.split("\n")[0])
-    p.add_argument("--limit", type=int, default=0,
-                   help="photos per method, an equal share from each class (0 = all of --data)")
+    p.add_argument(
+        "--limit", type=int, default=0, help="photos per method, an equal share from each class (0 = all of --data)"
+    )
     p.add_argument("--clusters", type=int, default=6, help="k for both methods")
-    p.add_argument("--chunk", type=int, default=120,
-                   help="photos per turn: the two methods take turns chunk by chunk (ABBA) so that other load "
-                        "on the machine hits both alike (0 = one turn each)")
+    p.add_argument(
+        "--chunk",
+        type=int,
+        default=120,
+        help="photos per turn: the two methods take turns chunk by chunk (ABBA) so that other load "
+        "on the machine hits both alike (0 = one turn each)",
+    )
     args = p.parse_args()
     c.check_data(args)
     weights = c.weights_source(args)
     started = time.perf_counter()
-    c.header("seed method vs PhotoCluster pipeline", args, limit=args.limit or "all", clusters=args.clusters,
-             chunk=args.chunk)
+    c.header(
+        "seed method vs PhotoCluster pipeline",
+        args,
+        limit=args.limit or "all",
+        clusters=args.clusters,
+        chunk=args.chunk,
+    )
 
     from sklearn.cluster import KMeans
 
@@ -90,18 +100,40 @@ def main() -> None:
     ours_nmi, ours_ari = c.scores(ours_rel, ours_labels)
     ratio = wall["seed"] / wall["ours"]
     print()
-    c.table(["method", "photos", "build+trace s", "timed s", "img/s", "CPU ms/img", f"NMI k={args.clusters}", "ARI"], [
-        ["seed (keras predict x1, float32, 25088-d, KMeans)", n, seed.build_seconds, wall["seed"], n / wall["seed"],
-         1000 * cpu["seed"] / n, seed_nmi, seed_ari],
-        [f"ours (analyse + cluster_features, {fe.precision}, batch {args.batch_size})", n, fe.warm_seconds,
-         wall["ours"], n / wall["ours"], 1000 * cpu["ours"] / n, ours_nmi, ours_ari],
-    ])
+    c.table(
+        ["method", "photos", "build+trace s", "timed s", "img/s", "CPU ms/img", f"NMI k={args.clusters}", "ARI"],
+        [
+            [
+                "seed (keras predict x1, float32, 25088-d, KMeans)",
+                n,
+                seed.build_seconds,
+                wall["seed"],
+                n / wall["seed"],
+                1000 * cpu["seed"] / n,
+                seed_nmi,
+                seed_ari,
+            ],
+            [
+                f"ours (analyse + cluster_features, {fe.precision}, batch {args.batch_size})",
+                n,
+                fe.warm_seconds,
+                wall["ours"],
+                n / wall["ours"],
+                1000 * cpu["ours"] / n,
+                ours_nmi,
+                ours_ari,
+            ],
+        ],
+    )
     print()
-    c.table(["comparison", "value", "goal", "verdict"], [
-        ["speed ratio ours/seed, wall (x)", ratio, ">= 8", c.verdict(ratio >= 8)],
-        ["speed ratio ours/seed, CPU time (x)", cpu["seed"] / cpu["ours"], "", ""],
-        ["NMI difference ours - seed", ours_nmi - seed_nmi, "> 0", c.verdict(ours_nmi > seed_nmi)],
-    ])
+    c.table(
+        ["comparison", "value", "goal", "verdict"],
+        [
+            ["speed ratio ours/seed, wall (x)", ratio, ">= 8", c.verdict(ratio >= 8)],
+            ["speed ratio ours/seed, CPU time (x)", cpu["seed"] / cpu["ours"], "", ""],
+            ["NMI difference ours - seed", ours_nmi - seed_nmi, "> 0", c.verdict(ours_nmi > seed_nmi)],
+        ],
+    )
     c.footer(started)
 
 

@@ -29,15 +29,23 @@ GOALS = {"scenes6": 0.9, "12 MP": 0.7}
 
 def main() -> None:
     p = c.parser(__doc__.split("\n")[0])
-    p.add_argument("--precision", default="auto", choices=("auto", "bfloat16", "float16", "float32"),
-                   help="inference precision (auto = what the app picks on this machine)")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "bfloat16", "float16", "float32"),
+        help="inference precision (auto = what the app picks on this machine)",
+    )
     p.add_argument("--photos", type=int, default=64, help="number of synthetic 12 MP photos (0 = skip that set)")
     p.add_argument("--size", default="4000x3000", help="synthetic photo size WxH")
     p.add_argument("--quality", type=int, default=90, help="JPEG quality of the synthetic photos")
     p.add_argument("--decode-workers", type=int, default=2, help="decode threads in the pipeline (engine default 2)")
-    p.add_argument("--chunk", type=int, default=120,
-                   help="scenes6 is timed in chunks of this many photos, model-only and pipeline alternating "
-                        "(0 = one run of the whole folder)")
+    p.add_argument(
+        "--chunk",
+        type=int,
+        default=120,
+        help="scenes6 is timed in chunks of this many photos, model-only and pipeline alternating "
+        "(0 = one run of the whole folder)",
+    )
     p.add_argument("--rounds", type=int, default=1, help="passes over scenes6")
     p.add_argument("--rounds-large", type=int, default=3, help="passes over the 12 MP set (one analyse run each)")
     p.add_argument("--no-scenes6", action="store_true", help="skip the scenes6 set")
@@ -48,9 +56,18 @@ def main() -> None:
     size = tuple(int(v) for v in args.size.lower().split("x"))
     started = time.perf_counter()
     fe = c.extractor(weights, args.precision, args.batch_size, args.decode_workers)
-    c.header("throughput: pipeline images/s divided by model-only images/s", args, precision=fe.precision,
-             decode_workers=args.decode_workers, chunk=args.chunk, rounds=args.rounds, photos=args.photos,
-             size=args.size, quality=args.quality, rounds_large=args.rounds_large)
+    c.header(
+        "throughput: pipeline images/s divided by model-only images/s",
+        args,
+        precision=fe.precision,
+        decode_workers=args.decode_workers,
+        chunk=args.chunk,
+        rounds=args.rounds,
+        photos=args.photos,
+        size=args.size,
+        quality=args.quality,
+        rounds_large=args.rounds_large,
+    )
     print(f"model build + first trace (excluded below): {fe.warm_seconds:.1f} s")
 
     rows, breakdown = [], []
@@ -59,28 +76,76 @@ def main() -> None:
         if args.photos > 0:
             t0 = time.perf_counter()
             mb = c.make_photos(photos, args.photos, size, args.quality)
-            print(f"generated {args.photos} synthetic {size[0]}x{size[1]} JPEGs, mean {mb:.2f} MB, "
-                  f"in {time.perf_counter() - t0:.0f} s")
+            print(
+                f"generated {args.photos} synthetic {size[0]}x{size[1]} JPEGs, mean {mb:.2f} MB, "
+                f"in {time.perf_counter() - t0:.0f} s"
+            )
             sets.append(("12 MP", photos, 0, args.rounds_large))
         for name, folder, chunk, rounds in sets:
             r = measure(fe, folder, chunk, rounds)
             goal = GOALS[name]
-            rows.append([name, r["images"], f"{r['chunks']}x{rounds}", r["model_rate"], r["pipe_rate"], r["ratio"],
-                         f"{r['median']:.2f} ({r['lo']:.2f}..{r['hi']:.2f})", r["cpu_ratio"], f">= {goal}",
-                         c.verdict(r["ratio"] >= goal)])
+            rows.append(
+                [
+                    name,
+                    r["images"],
+                    f"{r['chunks']}x{rounds}",
+                    r["model_rate"],
+                    r["pipe_rate"],
+                    r["ratio"],
+                    f"{r['median']:.2f} ({r['lo']:.2f}..{r['hi']:.2f})",
+                    r["cpu_ratio"],
+                    f">= {goal}",
+                    c.verdict(r["ratio"] >= goal),
+                ]
+            )
             n = r["n"]
-            breakdown.append([name, r["pipe_s"], r["in_model_s"], r["pipe_s"] - r["in_model_s"], r["model_s"],
-                              1000 * r["pipe_cpu"] / n, 1000 * r["model_cpu"] / n,
-                              1000 * (r["pipe_cpu"] - r["model_cpu"]) / n])
+            breakdown.append(
+                [
+                    name,
+                    r["pipe_s"],
+                    r["in_model_s"],
+                    r["pipe_s"] - r["in_model_s"],
+                    r["model_s"],
+                    1000 * r["pipe_cpu"] / n,
+                    1000 * r["model_cpu"] / n,
+                    1000 * (r["pipe_cpu"] - r["model_cpu"]) / n,
+                ]
+            )
         print()
-        c.table(["set", "photos", "runs", "model-only img/s", "pipeline img/s", "ratio", "per-run median (range)",
-                 "CPU-time ratio", "goal", "verdict"], rows)
-        print("ratio = pipeline img/s / model-only img/s over all runs; CPU-time ratio = model-only CPU s / pipeline "
-              "CPU s\n(what the wall ratio is when the model keeps every core busy; it hardly moves with other load)")
+        c.table(
+            [
+                "set",
+                "photos",
+                "runs",
+                "model-only img/s",
+                "pipeline img/s",
+                "ratio",
+                "per-run median (range)",
+                "CPU-time ratio",
+                "goal",
+                "verdict",
+            ],
+            rows,
+        )
+        print(
+            "ratio = pipeline img/s / model-only img/s over all runs; CPU-time ratio = model-only CPU s / pipeline "
+            "CPU s\n(what the wall ratio is when the model keeps every core busy; it hardly moves with other load)"
+        )
         print()
         print("where the time went (totals over all runs; CPU = this process, all threads):")
-        c.table(["set", "pipeline wall s", "in run_batch s", "outside run_batch s", "model-only wall s",
-                 "pipeline CPU ms/img", "model-only CPU ms/img", "extra CPU ms/img"], breakdown)
+        c.table(
+            [
+                "set",
+                "pipeline wall s",
+                "in run_batch s",
+                "outside run_batch s",
+                "model-only wall s",
+                "pipeline CPU ms/img",
+                "model-only CPU ms/img",
+                "extra CPU ms/img",
+            ],
+            breakdown,
+        )
         if args.photos > 0 and not args.no_profile:
             print()
             profile(fe, photos)
@@ -121,8 +186,15 @@ def measure(fe, folder, chunk: int, rounds: int) -> dict:
                 tot["n"] += len(pixels)
                 pair_ratios.append(sides["model_s"] / sides["pipe_s"])
     n = tot["n"]
-    tot.update(images=len(paths), chunks=len(groups), model_rate=n / tot["model_s"], pipe_rate=n / tot["pipe_s"],
-               lo=min(pair_ratios), hi=max(pair_ratios), median=float(np.median(pair_ratios)))
+    tot.update(
+        images=len(paths),
+        chunks=len(groups),
+        model_rate=n / tot["model_s"],
+        pipe_rate=n / tot["pipe_s"],
+        lo=min(pair_ratios),
+        hi=max(pair_ratios),
+        median=float(np.median(pair_ratios)),
+    )
     tot["ratio"] = tot["pipe_rate"] / tot["model_rate"]
     tot["cpu_ratio"] = tot["model_cpu"] / tot["pipe_cpu"]
     return tot
@@ -159,8 +231,9 @@ def profile(fe, folder) -> None:
         t0, cpu0 = time.perf_counter(), time.process_time()
         for p in paths:
             fn(p)
-        rows.append([name, 1000 * (time.perf_counter() - t0) / len(paths),
-                     1000 * (time.process_time() - cpu0) / len(paths)])
+        rows.append(
+            [name, 1000 * (time.perf_counter() - t0) / len(paths), 1000 * (time.process_time() - cpu0) / len(paths)]
+        )
     c.table(["decode variant (one thread)", "wall ms/img", "CPU ms/img"], rows)
     print()
     rows = []
@@ -169,12 +242,31 @@ def profile(fe, folder) -> None:
         for workers in (1, 2, 3):
             fe.decode_workers = workers
             r = measure(fe, folder, 0, 2)
-            rows.append([workers, r["model_rate"], r["pipe_rate"], r["ratio"], f"{r['lo']:.2f}..{r['hi']:.2f}",
-                         r["cpu_ratio"], (r["pipe_s"] - r["in_model_s"]) / 2])
+            rows.append(
+                [
+                    workers,
+                    r["model_rate"],
+                    r["pipe_rate"],
+                    r["ratio"],
+                    f"{r['lo']:.2f}..{r['hi']:.2f}",
+                    r["cpu_ratio"],
+                    (r["pipe_s"] - r["in_model_s"]) / 2,
+                ]
+            )
     finally:
         fe.decode_workers = saved
-    c.table(["decode_workers", "model-only img/s", "pipeline img/s", "ratio", "per-run ratios", "CPU-time ratio",
-             "s outside run_batch per run"], rows)
+    c.table(
+        [
+            "decode_workers",
+            "model-only img/s",
+            "pipeline img/s",
+            "ratio",
+            "per-run ratios",
+            "CPU-time ratio",
+            "s outside run_batch per run",
+        ],
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from .weights import WeightsSource, build_vgg16, caffe_input
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+
 @dataclass(frozen=True)
 class ConvLayer:
     name: str  # Keras layer name, e.g. "block3_conv2"
@@ -199,9 +200,7 @@ def heatmap(deep: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray
 
 
 # A perceptual "inferno"-like ramp (black - purple - orange - yellow), 5 anchors, linearly interpolated.
-_RAMP = np.array(
-    [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float32
-)
+_RAMP = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float32)
 
 
 def colorize(values: np.ndarray) -> np.ndarray:

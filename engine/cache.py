@@ -108,10 +108,15 @@ class FeatureCache:
             if not os.access(directory, os.W_OK | os.X_OK):
                 raise PermissionError(13, "permission denied")
         except OSError as exc:
-            what = "is not a folder" if isinstance(exc, (FileExistsError, NotADirectoryError)) else (
-                f"cannot be used: {exc.strerror or exc}")
-            raise CacheError(f"the feature cache folder {directory} {what}; choose another with "
-                             "--cache-dir or PHOTOCLUSTER_CACHE_DIR") from None
+            what = (
+                "is not a folder"
+                if isinstance(exc, (FileExistsError, NotADirectoryError))
+                else (f"cannot be used: {exc.strerror or exc}")
+            )
+            raise CacheError(
+                f"the feature cache folder {directory} {what}; choose another with "
+                "--cache-dir or PHOTOCLUSTER_CACHE_DIR"
+            ) from None
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -124,14 +129,18 @@ class FeatureCache:
                 return db
             db.close()
             problem = (
-                "failed its integrity check" if ok is False
-                else f"has unknown schema version {version}" if version not in (0, SCHEMA_VERSION)
+                "failed its integrity check"
+                if ok is False
+                else f"has unknown schema version {version}"
+                if version not in (0, SCHEMA_VERSION)
                 else f"lacks {', '.join(missing)}"
             )
         except sqlite3.OperationalError as exc:
             if _busy(exc):
-                raise CacheError(f"the feature cache {self.path} is busy: another PhotoCluster has held it for "
-                                 f"{BUSY_TIMEOUT:.0f} s; try again when it has finished") from None
+                raise CacheError(
+                    f"the feature cache {self.path} is busy: another PhotoCluster has held it for "
+                    f"{BUSY_TIMEOUT:.0f} s; try again when it has finished"
+                ) from None
             problem = f"is unreadable ({exc})"
         except sqlite3.DatabaseError as exc:
             problem = f"is unreadable ({exc})"

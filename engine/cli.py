@@ -37,18 +37,34 @@ def build_parser() -> argparse.ArgumentParser:
         description="Cluster the photos in FOLDER by what is in them, and optionally export them as sorted folders.",
     )
     p.add_argument("folder", metavar="FOLDER", help="folder of photos (searched recursively)")
-    p.add_argument("--clusters", default="auto", metavar="N|auto", type=_clusters_arg,
-                   help="number of clusters, or 'auto' to choose it (default: auto)")
-    p.add_argument("--method", choices=METHODS, default="kmeans",
-                   help="kmeans (default), agglomerative, or hdbscan (puts doubtful photos in 'Unsorted')")
-    p.add_argument("--weights", metavar="PATH",
-                   help=f"VGG16 'no top' weights file (default: ${ENV_VAR}, else Keras' ImageNet download)")
+    p.add_argument(
+        "--clusters",
+        default="auto",
+        metavar="N|auto",
+        type=_clusters_arg,
+        help="number of clusters, or 'auto' to choose it (default: auto)",
+    )
+    p.add_argument(
+        "--method",
+        choices=METHODS,
+        default="kmeans",
+        help="kmeans (default), agglomerative, or hdbscan (puts doubtful photos in 'Unsorted')",
+    )
+    p.add_argument(
+        "--weights",
+        metavar="PATH",
+        help=f"VGG16 'no top' weights file (default: ${ENV_VAR}, else Keras' ImageNet download)",
+    )
     p.add_argument("--manifest", metavar="OUT.csv", help="write path,cluster,cluster_name,confidence for every photo")
     p.add_argument("--export", metavar="DEST", help="write the photos into DEST/<cluster name>/")
     p.add_argument("--mode", choices=MODES, default="copy", help="how --export writes files (default: copy)")
     p.add_argument("--dry-run", action="store_true", help="with --export: print the plan and touch nothing")
-    p.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="inference precision (default: auto = bfloat16 on CPUs that have it, float16 on a GPU)")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="inference precision (default: auto = bfloat16 on CPUs that have it, float16 on a GPU)",
+    )
     p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="images per model call")
     p.add_argument("--seed", type=int, default=0, help="random seed for clustering (default: 0)")
     p.add_argument("--cache-dir", metavar="DIR", help="feature cache folder (default: the user cache folder)")
@@ -149,8 +165,10 @@ def _run(args, folder: Path) -> int:
         try:
             write_manifest(Path(args.manifest).expanduser(), session)
         except OSError as exc:
-            print(f"photocluster cluster: cannot write the manifest {args.manifest}: {exc.strerror or exc}",
-                  file=sys.stderr)
+            print(
+                f"photocluster cluster: cannot write the manifest {args.manifest}: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
             return EXIT_FAILED
     status = 0
     if args.export:
@@ -178,14 +196,22 @@ def _export(args, session) -> int:
     from .pipeline import run
 
     try:
-        plan = plan_export(session.root, session.assignments(), Path(args.export).expanduser(), args.mode,
-                           confidence=session.confidence)
+        plan = plan_export(
+            session.root,
+            session.assignments(),
+            Path(args.export).expanduser(),
+            args.mode,
+            confidence=session.confidence,
+        )
     except ValueError as exc:
         print(f"photocluster cluster: cannot export: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if plan.resumed:
-        print(f"photocluster cluster: finishing the interrupted move into {plan.dest} as it was planned "
-              f"({len(plan.items)} photos); the clustering above is not used for it", file=sys.stderr)
+        print(
+            f"photocluster cluster: finishing the interrupted move into {plan.dest} as it was planned "
+            f"({len(plan.items)} photos); the clustering above is not used for it",
+            file=sys.stderr,
+        )
     if args.dry_run:
         print(plan.describe())
         print(f"(dry run: nothing was written; {len(plan.items)} photos into {len(plan.folders())} folders)")
@@ -236,8 +262,9 @@ class _ProgressBar:
         if progress.stage != self.stage:
             self.close()
             self.stage = progress.stage
-            self.bar = tqdm(total=progress.total, desc=progress.stage, unit=self.unit, file=sys.stderr,
-                            dynamic_ncols=True)
+            self.bar = tqdm(
+                total=progress.total, desc=progress.stage, unit=self.unit, file=sys.stderr, dynamic_ncols=True
+            )
         self.bar.n = progress.done
         self.bar.refresh()
 

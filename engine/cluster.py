@@ -102,9 +102,7 @@ def _nearest_neighbours(x: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, n
     return sims, neighbours
 
 
-def cluster_features(
-    features: np.ndarray, k: int | str = "auto", method: str = "kmeans", seed: int = 0
-) -> Clustering:
+def cluster_features(features: np.ndarray, k: int | str = "auto", method: str = "kmeans", seed: int = 0) -> Clustering:
     """Cluster ``features`` (n x d). ``k`` is a number or "auto"."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")

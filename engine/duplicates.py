@@ -246,8 +246,12 @@ def find_duplicates(
         vectors = _unit(descriptor.expand(np.asarray(features)[ok]))
     yield Progress(len(paths), len(paths), "Comparing photos")
     pairs = duplicate_pairs(
-        np.array([f.phash for f in read], dtype=np.uint64), vectors,
-        hash_close=hash_close, hash_maybe=hash_maybe, feature_close=feature_close, feature_maybe=feature_maybe,
+        np.array([f.phash for f in read], dtype=np.uint64),
+        vectors,
+        hash_close=hash_close,
+        hash_maybe=hash_maybe,
+        feature_close=feature_close,
+        feature_maybe=feature_maybe,
     )
     groups = []
     found = group_pairs(len(read), [(a, b) for a, b, _, _ in pairs])

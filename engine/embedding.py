@@ -122,15 +122,25 @@ def embed(
     elif method == "opentsne":
         from openTSNE import TSNE as OpenTSNE
 
-        xy = np.asarray(OpenTSNE(
-            perplexity=perplexity, initialization="pca", random_state=seed, n_jobs=threads,
-            negative_gradient_method="fft" if n > 1000 else "bh", verbose=False,
-        ).fit(x))
+        xy = np.asarray(
+            OpenTSNE(
+                perplexity=perplexity,
+                initialization="pca",
+                random_state=seed,
+                n_jobs=threads,
+                negative_gradient_method="fft" if n > 1000 else "bh",
+                verbose=False,
+            ).fit(x)
+        )
     else:  # umap
         import umap
 
         xy = umap.UMAP(
-            n_neighbors=min(15, n - 1), min_dist=0.1, metric="euclidean", random_state=seed, n_jobs=1,
+            n_neighbors=min(15, n - 1),
+            min_dist=0.1,
+            metric="euclidean",
+            random_state=seed,
+            n_jobs=1,
             init="spectral" if n > 50 else "random",
         ).fit_transform(x)
     _check(cancel)
@@ -142,8 +152,13 @@ def _tsne(x: np.ndarray, perplexity: float, seed: int, threads: int) -> np.ndarr
 
     n = len(x)
     return TSNE(
-        n_components=2, perplexity=perplexity, init="pca", learning_rate="auto", random_state=seed,
-        n_jobs=threads, method="barnes_hut" if n > 200 else "exact",
+        n_components=2,
+        perplexity=perplexity,
+        init="pca",
+        learning_rate="auto",
+        random_state=seed,
+        n_jobs=threads,
+        method="barnes_hut" if n > 200 else "exact",
         max_iter=500 if n > FEWER_ITERATIONS_ABOVE else 1000,
     ).fit_transform(x)
 

@@ -246,8 +246,14 @@ def plan_export(
 
 def _plan_from_journal(rec: dict, root: Path, dest: Path) -> ExportPlan:
     items = [
-        PlannedFile(Path(i["src"]), dest / i["folder"] / i["name"], i["cluster"], i["rel"], i["confidence"],
-                    tuple(i["seen"]) if i["seen"] else None)
+        PlannedFile(
+            Path(i["src"]),
+            dest / i["folder"] / i["name"],
+            i["cluster"],
+            i["rel"],
+            i["confidence"],
+            tuple(i["seen"]) if i["seen"] else None,
+        )
         for i in rec["items"]
     ]
     return ExportPlan(root, dest, "move", items, [tuple(x) for x in rec.get("excluded", [])], resumed=True)
@@ -255,8 +261,15 @@ def _plan_from_journal(rec: dict, root: Path, dest: Path) -> ExportPlan:
 
 def _plan_record(plan: ExportPlan) -> dict:
     items = [
-        {"src": str(i.source), "folder": i.target.parent.name, "name": i.target.name, "cluster": i.cluster,
-         "rel": i.relpath, "confidence": i.confidence, "seen": list(i.seen) if i.seen else None}
+        {
+            "src": str(i.source),
+            "folder": i.target.parent.name,
+            "name": i.target.name,
+            "cluster": i.cluster,
+            "rel": i.relpath,
+            "confidence": i.confidence,
+            "seen": list(i.seen) if i.seen else None,
+        }
         for i in plan.items
     ]
     return {"op": "plan", "root": str(plan.root), "items": items, "excluded": [list(x) for x in plan.excluded]}
@@ -374,7 +387,9 @@ def run_export(
     try:
         lock, journal = _open_dest(plan.dest, wait)
     except (OSError, DestInUse) as exc:
-        report.stopped = str(exc) if isinstance(exc, DestInUse) else f"cannot write to the export folder: {_reason(exc)}"
+        report.stopped = (
+            str(exc) if isinstance(exc, DestInUse) else f"cannot write to the export folder: {_reason(exc)}"
+        )
         report.skipped += [(item.relpath, report.stopped) for item in plan.items]
         return report
     try:
@@ -447,8 +462,10 @@ def _export_one(item: PlannedFile, plan: ExportPlan, journal: _Journal, report: 
     _real_folder(item.target.parent, plan.dest)
     if mode == "move" and not _movable(item.source, plan.root):
         mode = "copy"
-        report.warnings.append(f"{item.relpath} was copied, not moved: it is a symbolic link or lies outside "
-                               f"{plan.root}, and a move never removes anything there")
+        report.warnings.append(
+            f"{item.relpath} was copied, not moved: it is a symbolic link or lies outside "
+            f"{plan.root}, and a move never removes anything there"
+        )
     base = {"op": mode, "src": str(item.source), "rel": item.relpath}
     base.update(cluster_name=item.cluster, confidence=item.confidence)
 
@@ -725,8 +742,11 @@ def _remove_partials(folders: Iterable[Path], strict: bool = False) -> None:
         try:
             with os.scandir(folder) as entries:
                 leftovers = [
-                    e.path for e in entries
-                    if _OUR_TEMP.fullmatch(e.name) or not strict and e.name.startswith(".")
+                    e.path
+                    for e in entries
+                    if _OUR_TEMP.fullmatch(e.name)
+                    or not strict
+                    and e.name.startswith(".")
                     and e.name.endswith(PARTIAL_SUFFIX)
                 ]
         except OSError:

@@ -27,24 +27,55 @@ def build_parser() -> argparse.ArgumentParser:
     p = _OneLineParser(
         prog="python main.py extract",
         description="Compute the feature vectors of every photo in FOLDER into the feature cache, on this machine "
-                    "or on a Ray cluster, so that the window and 'cluster' open FOLDER without running the model.",
+        "or on a Ray cluster, so that the window and 'cluster' open FOLDER without running the model.",
     )
-    p.add_argument("folder", metavar="FOLDER", help="folder of photos (searched recursively); with --ray, the same "
-                                                     "path must be readable on every node")
-    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                   help="run on Ray: ADDRESS of the cluster (e.g. 10.0.0.1:6379 or ray://host:10001); without "
-                        "ADDRESS, the Ray instance running on this machine, else a new local one")
-    p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
-                   help="with --ray: model replicas (actors), one per node or GPU (default: 1)")
-    p.add_argument("--cpus-per-worker", type=float, default=1.0, metavar="C",
-                   help="with --ray: CPUs each replica reserves and uses (default: 1)")
-    p.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="G",
-                   help="with --ray: GPUs each replica reserves (default: 0 = CPUs only)")
-    p.add_argument("--weights", metavar="PATH",
-                   help=f"VGG16 'no top' weights file, at this path on every node (default: ${ENV_VAR}, else "
-                        "Keras' ImageNet download)")
-    p.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="inference precision (default: auto, decided on this machine, float16 with GPUs)")
+    p.add_argument(
+        "folder",
+        metavar="FOLDER",
+        help="folder of photos (searched recursively); with --ray, the same path must be readable on every node",
+    )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="run on Ray: ADDRESS of the cluster (e.g. 10.0.0.1:6379 or ray://host:10001); without "
+        "ADDRESS, the Ray instance running on this machine, else a new local one",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="with --ray: model replicas (actors), one per node or GPU (default: 1)",
+    )
+    p.add_argument(
+        "--cpus-per-worker",
+        type=float,
+        default=1.0,
+        metavar="C",
+        help="with --ray: CPUs each replica reserves and uses (default: 1)",
+    )
+    p.add_argument(
+        "--gpus-per-worker",
+        type=float,
+        default=0.0,
+        metavar="G",
+        help="with --ray: GPUs each replica reserves (default: 0 = CPUs only)",
+    )
+    p.add_argument(
+        "--weights",
+        metavar="PATH",
+        help=f"VGG16 'no top' weights file, at this path on every node (default: ${ENV_VAR}, else "
+        "Keras' ImageNet download)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="inference precision (default: auto, decided on this machine, float16 with GPUs)",
+    )
     p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="images per model call")
     p.add_argument("--cache-dir", metavar="DIR", help="feature cache folder (default: the user cache folder)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -86,10 +117,20 @@ def _run(args, folder: Path) -> int:
             except ConnectionError as exc:
                 print(f"photocluster extract: cannot reach the Ray cluster at {args.ray}: {exc}", file=sys.stderr)
                 return EXIT_FAILED
-            result = run(ray_extract.extract(
-                folder, weights, precision=args.precision, batch_size=args.batch_size, workers=args.workers,
-                cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker,
-                cache_dir=args.cache_dir, cancel=threading.Event()), bar.update)
+            result = run(
+                ray_extract.extract(
+                    folder,
+                    weights,
+                    precision=args.precision,
+                    batch_size=args.batch_size,
+                    workers=args.workers,
+                    cpus_per_worker=args.cpus_per_worker,
+                    gpus_per_worker=args.gpus_per_worker,
+                    cache_dir=args.cache_dir,
+                    cancel=threading.Event(),
+                ),
+                bar.update,
+            )
     except WeightsError as exc:
         print(f"photocluster extract: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -99,8 +140,12 @@ def _run(args, folder: Path) -> int:
         print(f"photocluster extract: warning: {warning}", file=sys.stderr)
     where = f"on Ray, {args.workers} worker{'s' if args.workers != 1 else ''}" if args.ray is not None else "locally"
     rate = result.extracted / result.seconds if result.seconds and result.extracted else 0.0
-    lines = [(f"Features of {result.photos} photos are in the cache ({where}, {result.seconds:.1f} s): "
-              f"{result.extracted} analysed ({rate:.1f} images/s), {result.cached} were cached already")]
+    lines = [
+        (
+            f"Features of {result.photos} photos are in the cache ({where}, {result.seconds:.1f} s): "
+            f"{result.extracted} analysed ({rate:.1f} images/s), {result.cached} were cached already"
+        )
+    ]
     if result.skipped:
         lines.append(f"  skipped {len(result.skipped)} files:")
         lines += [f"    {s.path}: {s.reason}" for s in result.skipped]
@@ -116,5 +161,14 @@ def _local(args, folder: Path, weights, bar):
 
     extractor = FeatureExtractor(weights, args.precision, args.batch_size)
     analysis = run(analyse(folder, extractor, args.cache_dir, threading.Event()), bar.update)
-    return ExtractReport(analysis.root, len(analysis.images), analysis.extracted, analysis.cached,
-                         analysis.skipped, analysis.seconds, 0, extractor.model_id, analysis.warnings)
+    return ExtractReport(
+        analysis.root,
+        len(analysis.images),
+        analysis.extracted,
+        analysis.cached,
+        analysis.skipped,
+        analysis.seconds,
+        0,
+        extractor.model_id,
+        analysis.warnings,
+    )

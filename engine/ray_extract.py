@@ -112,14 +112,23 @@ def extract(
         done = extracted = 0
         if todo:
             key_of = {k.path: k for k in todo}
-            ds = ray.data.from_items([{"path": k.path} for k in todo], override_num_blocks=_blocks(len(todo), batch_size, workers))
+            ds = ray.data.from_items(
+                [{"path": k.path} for k in todo], override_num_blocks=_blocks(len(todo), batch_size, workers)
+            )
             ds = ds.map_batches(_decode_batch, batch_size=batch_size, batch_format="numpy")
             ds = ds.map_batches(
                 _Describe,
-                fn_constructor_kwargs={"weights": weights, "precision": extractor.precision,
-                                       "batch_size": batch_size, "threads": max(1, int(cpus_per_worker))},
-                batch_size=batch_size, batch_format="numpy", concurrency=workers,
-                num_cpus=cpus_per_worker, num_gpus=gpus_per_worker,
+                fn_constructor_kwargs={
+                    "weights": weights,
+                    "precision": extractor.precision,
+                    "batch_size": batch_size,
+                    "threads": max(1, int(cpus_per_worker)),
+                },
+                batch_size=batch_size,
+                batch_format="numpy",
+                concurrency=workers,
+                num_cpus=cpus_per_worker,
+                num_gpus=gpus_per_worker,
             )
             t0 = time.perf_counter()
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
@@ -137,9 +146,15 @@ def extract(
                 done += len(batch["path"])
                 yield Progress.timed("features", done, len(todo), t0)
         return ExtractReport(
-            root=root, photos=cached + extracted, extracted=extracted, cached=cached,
-            skipped=sorted(skipped, key=lambda s: s.path), seconds=time.perf_counter() - started,
-            workers=workers, model_id=extractor.model_id, warnings=list(cache.warnings),
+            root=root,
+            photos=cached + extracted,
+            extracted=extracted,
+            cached=cached,
+            skipped=sorted(skipped, key=lambda s: s.path),
+            seconds=time.perf_counter() - started,
+            workers=workers,
+            model_id=extractor.model_id,
+            warnings=list(cache.warnings),
         )
 
 

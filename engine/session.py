@@ -56,8 +56,14 @@ class Change:
 
     def renamed(self, paths: dict[str, str]) -> "Change":
         """The same edit of photos that now have other paths (``paths``: old -> new)."""
-        return Change(self.text, {paths.get(p, p): v for p, v in self.labels.items()}, dict(self.names),
-                      {paths.get(p, p): v for p, v in self.pinned.items()}, dict(self.paths), self.images)
+        return Change(
+            self.text,
+            {paths.get(p, p): v for p, v in self.labels.items()},
+            dict(self.names),
+            {paths.get(p, p): v for p, v in self.pinned.items()},
+            dict(self.paths),
+            self.images,
+        )
 
     def __bool__(self) -> bool:
         return bool(self.labels or self.names or self.pinned or self.paths or self.images)
@@ -201,7 +207,9 @@ class Session:
         if name == self.names[cluster]:
             return Change("Rename")
         name = self._unique_name(name, ignore=cluster)
-        return self.commit(Change(f"Rename {self.names[cluster]} to {name}", names={cluster: (self.names[cluster], name)}))
+        return self.commit(
+            Change(f"Rename {self.names[cluster]} to {name}", names={cluster: (self.names[cluster], name)})
+        )
 
     def merge(self, sources: Iterable[int], target: int) -> Change:
         sources = [s for s in sources if s != target and s in self.names]
@@ -236,7 +244,10 @@ class Session:
         next_id = max(self.names, default=-1) + 1
         for part in range(1, parts):
             cid = next_id + part - 1
-            change.names[cid] = (None, self._unique_name(f"{self.name(cluster)} ({part + 1})" if cluster != UNSORTED else names()))
+            change.names[cid] = (
+                None,
+                self._unique_name(f"{self.name(cluster)} ({part + 1})" if cluster != UNSORTED else names()),
+            )
             for p, lbl in zip(members, labels):
                 if lbl == part:
                     change.labels[p] = (cluster, cid)
@@ -379,25 +390,38 @@ def _validate(data: dict) -> None:
         need(value is None or type(value) in (str, int, float, bool), f"settings.{key}", "a plain value")
     need(isinstance(data.get("clusters"), list), "clusters", "a list")
     for i, c in enumerate(data["clusters"]):
-        need(isinstance(c, dict) and is_int(c.get("id")) and isinstance(c.get("name"), str), f"clusters[{i}]",
-             'an object with a whole-number "id" and a text "name"')
+        need(
+            isinstance(c, dict) and is_int(c.get("id")) and isinstance(c.get("name"), str),
+            f"clusters[{i}]",
+            'an object with a whole-number "id" and a text "name"',
+        )
     need(isinstance(data.get("images"), list), "images", "a list")
     for i, img in enumerate(data["images"]):
-        need(isinstance(img, dict) and isinstance(img.get("path"), str) and is_int(img.get("cluster")),
-             f"images[{i}]", 'an object with a text "path" and a whole-number "cluster"')
+        need(
+            isinstance(img, dict) and isinstance(img.get("path"), str) and is_int(img.get("cluster")),
+            f"images[{i}]",
+            'an object with a text "path" and a whole-number "cluster"',
+        )
         need(type(img.get("pinned", False)) is bool, f"images[{i}].pinned", "true or false")
         need(is_number(img.get("confidence", 0.0)), f"images[{i}].confidence", "a finite number")
     reps = data.get("representatives", {})
     need(isinstance(reps, dict), "representatives", "an object")
     for key, value in reps.items():
-        need(key.lstrip("-").isdigit() and isinstance(value, str), f"representatives.{key}",
-             "a photo path under a cluster id")
+        need(
+            key.lstrip("-").isdigit() and isinstance(value, str),
+            f"representatives.{key}",
+            "a photo path under a cluster id",
+        )
 
 
 def session_path_for(root: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Path:
     """Where the window autosaves the session of a folder (never inside the photo folder)."""
-    base = Path(data_dir) if data_dir else Path(
-        os.environ.get("PHOTOCLUSTER_DATA_DIR") or platformdirs.user_data_dir("photocluster", appauthor=False)
+    base = (
+        Path(data_dir)
+        if data_dir
+        else Path(
+            os.environ.get("PHOTOCLUSTER_DATA_DIR") or platformdirs.user_data_dir("photocluster", appauthor=False)
+        )
     )
     key = hashlib.blake2b(os.fsencode(Path(root).resolve()), digest_size=10).hexdigest()
     return base / "sessions" / f"{Path(root).name or 'root'}-{key}.json"

@@ -72,8 +72,7 @@ def resolve_weights(option: str | None = None) -> WeightsSource:
     path = Path(source.value)
     if not path.is_file():
         raise WeightsError(
-            f"The VGG16 weights file {path} (given by {source.option_name}) does not exist. "
-            + _HOW_TO_FIX
+            f"The VGG16 weights file {path} (given by {source.option_name}) does not exist. " + _HOW_TO_FIX
         )
     return source
 
@@ -118,8 +117,7 @@ def _load_base(source: WeightsSource):
                 f"or holds another model ({_short(exc)}). " + _HOW_TO_FIX
             ) from None
         raise WeightsError(
-            f"PhotoCluster needs the ImageNet VGG16 weights and could not download them ({_short(exc)}). "
-            + _HOW_TO_FIX
+            f"PhotoCluster needs the ImageNet VGG16 weights and could not download them ({_short(exc)}). " + _HOW_TO_FIX
         ) from None
 
 

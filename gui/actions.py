@@ -49,34 +49,109 @@ class Spec:
 
 
 ACTIONS: tuple[Spec, ...] = (
-    Spec("open", "&Open Folder…", "choose_folder", QKeySequence.StandardKey.Open, "folder-open",
-         "Open a folder of photos", icon_text="Open"),
-    Spec("analyse", "&Analyse", "analyse", "Ctrl+R", "analyse", "Find what is in each photo and group similar ones",
-         lambda s: s.writable and not s.analysing and s.has_images),
-    Spec("cancel", "&Cancel Analysis", "cancel_analysis", "Esc", "stop", "Stop the analysis after the current batch",
-         lambda s: s.analysing and not s.cancelling),
-    Spec("export", "&Export…", "show_export", "Ctrl+E", "export",
-         "Copy, move or link the photos into one folder per cluster", lambda s: s.has_session and s.has_clusters),
+    Spec(
+        "open",
+        "&Open Folder…",
+        "choose_folder",
+        QKeySequence.StandardKey.Open,
+        "folder-open",
+        "Open a folder of photos",
+        icon_text="Open",
+    ),
+    Spec(
+        "analyse",
+        "&Analyse",
+        "analyse",
+        "Ctrl+R",
+        "analyse",
+        "Find what is in each photo and group similar ones",
+        lambda s: s.writable and not s.analysing and s.has_images,
+    ),
+    Spec(
+        "cancel",
+        "&Cancel Analysis",
+        "cancel_analysis",
+        "Esc",
+        "stop",
+        "Stop the analysis after the current batch",
+        lambda s: s.analysing and not s.cancelling,
+    ),
+    Spec(
+        "export",
+        "&Export…",
+        "show_export",
+        "Ctrl+E",
+        "export",
+        "Copy, move or link the photos into one folder per cluster",
+        lambda s: s.has_session and s.has_clusters,
+    ),
     Spec("quit", "&Quit", "close", QKeySequence.StandardKey.Quit),
-    Spec("new_cluster", "&New Cluster from Selection", "new_cluster_from_selection", "Ctrl+N", "new-cluster",
-         "Put the selected photos in a new cluster", lambda s: s.has_selection,
-         icon_text="New cluster"),
-    Spec("rename", "&Rename Cluster", "rename_cluster", "F2", "rename", "Rename the chosen cluster",
-         lambda s: s.real_cluster),
-    Spec("delete", "&Delete Cluster", "delete_cluster", "Ctrl+Backspace", "delete",
-         "Remove the chosen cluster; its photos go to Unsorted", lambda s: s.real_cluster),
-    Spec("reset_pins", "Reset &Manual Moves", "reset_manual_moves", None, "unpin",
-         "Let the clustering place photos you moved by hand again", lambda s: s.has_session and s.has_pins),
-    Spec("skipped", "&Skipped Files…", "show_skipped", None, "skipped", "List the files that were left out, and why",
-         lambda s: s.has_skipped),
+    Spec(
+        "new_cluster",
+        "&New Cluster from Selection",
+        "new_cluster_from_selection",
+        "Ctrl+N",
+        "new-cluster",
+        "Put the selected photos in a new cluster",
+        lambda s: s.has_selection,
+        icon_text="New cluster",
+    ),
+    Spec(
+        "rename",
+        "&Rename Cluster",
+        "rename_cluster",
+        "F2",
+        "rename",
+        "Rename the chosen cluster",
+        lambda s: s.real_cluster,
+    ),
+    Spec(
+        "delete",
+        "&Delete Cluster",
+        "delete_cluster",
+        "Ctrl+Backspace",
+        "delete",
+        "Remove the chosen cluster; its photos go to Unsorted",
+        lambda s: s.real_cluster,
+    ),
+    Spec(
+        "reset_pins",
+        "Reset &Manual Moves",
+        "reset_manual_moves",
+        None,
+        "unpin",
+        "Let the clustering place photos you moved by hand again",
+        lambda s: s.has_session and s.has_pins,
+    ),
+    Spec(
+        "skipped",
+        "&Skipped Files…",
+        "show_skipped",
+        None,
+        "skipped",
+        "List the files that were left out, and why",
+        lambda s: s.has_skipped,
+    ),
     Spec("show_all", "Show &All Photos", "show_all", "Ctrl+0", "photos"),
     Spec("zoom_in", "&Larger Thumbnails", "zoom_in", QKeySequence.StandardKey.ZoomIn),
     Spec("zoom_out", "&Smaller Thumbnails", "zoom_out", QKeySequence.StandardKey.ZoomOut),
     Spec("about", "&About PhotoCluster", "show_about"),
-    Spec("duplicates", "Find &Near-Duplicates…", "show_duplicates", None, None,
-         "Find copies of the same picture; nothing is deleted"),
-    Spec("feature_maps", "What the &Network Sees…", "show_feature_maps", "Ctrl+I", None,
-         "The selected photo's feature maps, layer by layer, and a heat-map"),
+    Spec(
+        "duplicates",
+        "Find &Near-Duplicates…",
+        "show_duplicates",
+        None,
+        None,
+        "Find copies of the same picture; nothing is deleted",
+    ),
+    Spec(
+        "feature_maps",
+        "What the &Network Sees…",
+        "show_feature_maps",
+        "Ctrl+I",
+        None,
+        "The selected photo's feature maps, layer by layer, and a heat-map",
+    ),
 )
 
 
@@ -88,8 +163,11 @@ def make_action(owner, spec: Spec) -> QAction:
         action.setShortcut(QKeySequence(spec.shortcut))
     if spec.tip:
         action.setStatusTip(spec.tip)
-        action.setToolTip(f"{spec.tip} ({action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})"
-                          if spec.shortcut else spec.tip)
+        action.setToolTip(
+            f"{spec.tip} ({action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})"
+            if spec.shortcut
+            else spec.tip
+        )
     if spec.icon_text:
         action.setIconText(spec.icon_text)
     action.triggered.connect(getattr(owner, spec.slot))

@@ -36,8 +36,13 @@ class AnalysisController(QObject):
     imagesChanged = Signal()  # the analysis found other photos than were shown
     busyChanged = Signal()  # a job started or ended
 
-    def __init__(self, document: FolderDocument, editor: Editor, wanted_settings: Callable[[], dict],
-                 parent: QObject | None = None):
+    def __init__(
+        self,
+        document: FolderDocument,
+        editor: Editor,
+        wanted_settings: Callable[[], dict],
+        parent: QObject | None = None,
+    ):
         super().__init__(parent)
         self.document, self.editor, self.wanted_settings = document, editor, wanted_settings
         self.analysis: GeneratorWorker | None = None
@@ -68,9 +73,15 @@ class AnalysisController(QObject):
             return False
         self._analysis_started = time.monotonic()
         self.analysis = start_job(
-            analysis_job, session.root, weights, self.wanted_settings(), progress=self._analysis_progress,
-            done=lambda result: self._analysis_done(result, session), failed=self._analysis_failed,
-            finished=self._analysis_finished)
+            analysis_job,
+            session.root,
+            weights,
+            self.wanted_settings(),
+            progress=self._analysis_progress,
+            done=lambda result: self._analysis_done(result, session),
+            failed=self._analysis_failed,
+            finished=self._analysis_finished,
+        )
         self.busyChanged.emit()
         return True
 
@@ -98,8 +109,10 @@ class AnalysisController(QObject):
         self.document.set_skipped(analysis.skipped)
         self.document.schedule_save()
         found = result.clustering.k
-        text = (f"Sorted {len(analysis.images):,} photos into {found} cluster{'s' if found != 1 else ''} "
-                f"in {duration(time.monotonic() - self._analysis_started)}")
+        text = (
+            f"Sorted {len(analysis.images):,} photos into {found} cluster{'s' if found != 1 else ''} "
+            f"in {duration(time.monotonic() - self._analysis_started)}"
+        )
         if analysis.cached:
             text += f" ({analysis.extracted:,} analysed, {analysis.cached:,} remembered from before)"
         self.status.emit(text + ".")
@@ -151,9 +164,13 @@ class AnalysisController(QObject):
         if len(features) == 0:
             return
         self.recluster_worker = start_job(
-            cluster_job, features, self.wanted_settings(),
-            done=lambda result: self._recluster_done(result, session), failed=self._recluster_failed,
-            finished=self._recluster_finished)
+            cluster_job,
+            features,
+            self.wanted_settings(),
+            done=lambda result: self._recluster_done(result, session),
+            failed=self._recluster_failed,
+            finished=self._recluster_finished,
+        )
         self.status.emit("Regrouping photos…")
         self.busyChanged.emit()
 
@@ -161,9 +178,11 @@ class AnalysisController(QObject):
         if session is not self.document.session or result.features is not session.features:
             return
         self.editor.apply_clustering(result.clustering, result.settings)
-        self.status.emit(f"Regrouped into {result.clustering.k} clusters ({_method_label(result.settings['method'])}, "
-                         f"{'automatic' if result.settings['clusters'] == 'auto' else 'chosen'} number). "
-                         "Ctrl+Z goes back.")
+        self.status.emit(
+            f"Regrouped into {result.clustering.k} clusters ({_method_label(result.settings['method'])}, "
+            f"{'automatic' if result.settings['clusters'] == 'auto' else 'chosen'} number). "
+            "Ctrl+Z goes back."
+        )
 
     def _recluster_failed(self, exc: BaseException) -> None:
         self.problem.emit("error", f"<b>Regrouping failed:</b> {escape(str(exc))}")
@@ -192,9 +211,17 @@ class AnalysisController(QObject):
         features = session.features[[index[p] for p in members]]
         revision = self.document.revision
         self.split_worker = start_job(
-            split_job, session.root, dict(session.names), cid, members, features, parts,
-            done=lambda change: self._split_done(change, session, revision), failed=self._split_failed,
-            finished=self._split_finished)
+            split_job,
+            session.root,
+            dict(session.names),
+            cid,
+            members,
+            features,
+            parts,
+            done=lambda change: self._split_done(change, session, revision),
+            failed=self._split_failed,
+            finished=self._split_finished,
+        )
         self.status.emit(f"Splitting {session.name(cid)}…")
         self.busyChanged.emit()
 

@@ -17,8 +17,11 @@ from .main_window import MainWindow
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="photocluster", description="Sort photos by what is in them.")
     parser.add_argument("folder", nargs="?", help="a folder of photos to open")
-    parser.add_argument("--weights", metavar="PATH",
-                        help="VGG16 'no top' weights file (default: $PHOTOCLUSTER_WEIGHTS, else Keras' download)")
+    parser.add_argument(
+        "--weights",
+        metavar="PATH",
+        help="VGG16 'no top' weights file (default: $PHOTOCLUSTER_WEIGHTS, else Keras' download)",
+    )
     return parser.parse_args(argv)
 
 

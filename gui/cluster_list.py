@@ -62,12 +62,21 @@ class ClusterDelegate(QStyledItemDelegate):
         name = painter.fontMetrics().elidedText(index.data(), Qt.TextElideMode.ElideRight, text_rect.width())
         shortcut = index.data(ShortcutRole)
         pinned = index.data(PinnedCountRole) or 0
-        detail = " · ".join(filter(None, [f"key {shortcut}" if shortcut else "", f"{pinned} moved by hand" if pinned and cid != ALL else ""]))
+        detail = " · ".join(
+            filter(
+                None,
+                [f"key {shortcut}" if shortcut else "", f"{pinned} moved by hand" if pinned and cid != ALL else ""],
+            )
+        )
         if detail:
-            painter.drawText(text_rect.adjusted(0, 0, 0, -14), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
+            painter.drawText(
+                text_rect.adjusted(0, 0, 0, -14), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name
+            )
             painter.setFont(small)
             painter.setPen(theme.muted_color())
-            painter.drawText(text_rect.adjusted(0, 18, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, detail)
+            painter.drawText(
+                text_rect.adjusted(0, 18, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, detail
+            )
         else:
             painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
         painter.restore()

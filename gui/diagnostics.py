@@ -86,6 +86,9 @@ class ErrorReporter:
         if QApplication.instance() is None or QApplication.platformName() == "offscreen":
             return  # no one to show it to (tests, headless): the log has it
         where = f" The details are in {escape(str(self.log_path))}." if self.log_path else ""
-        QMessageBox.critical(None, "PhotoCluster: something went wrong",
-                             f"<p>An unexpected error happened: <b>{escape(summary)}</b></p>"
-                             f"<p>Your sorting is saved as you go.{where}</p>")
+        QMessageBox.critical(
+            None,
+            "PhotoCluster: something went wrong",
+            f"<p>An unexpected error happened: <b>{escape(summary)}</b></p>"
+            f"<p>Your sorting is saved as you go.{where}</p>",
+        )

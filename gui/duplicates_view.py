@@ -78,8 +78,10 @@ class DuplicateGroupsModel(QAbstractListModel):
         if role == PathRole:
             return group.best
         if role == Qt.ItemDataRole.ToolTipRole:
-            lines = [f"<b>{escape(p)}</b>: {group.facts[p].describe()}" + (" — <b>keep</b>" if p == group.best else "")
-                     for p in group.members]
+            lines = [
+                f"<b>{escape(p)}</b>: {group.facts[p].describe()}" + (" — <b>keep</b>" if p == group.best else "")
+                for p in group.members
+            ]
             return "<br>".join(lines)
         return None
 
@@ -114,8 +116,9 @@ class DuplicateGroupDelegate(QStyledItemDelegate):
         bold = QFont(painter.font())
         bold.setBold(True)
         painter.setFont(bold)
-        painter.drawText(QRect(cell.x() + 10, cell.y() + 4, cell.width() - 20, 18),
-                         Qt.AlignmentFlag.AlignVCenter, index.data())
+        painter.drawText(
+            QRect(cell.x() + 10, cell.y() + 4, cell.width() - 20, 18), Qt.AlignmentFlag.AlignVCenter, index.data()
+        )
         painter.setFont(option.font)
         x = cell.x() + 10
         top = cell.y() + 26
@@ -128,7 +131,9 @@ class DuplicateGroupDelegate(QStyledItemDelegate):
             if image is not None and not image.isNull():
                 w, h = image.width(), image.height()
                 scale = min(THUMB / w, THUMB / h)
-                target = QRectF(box.x() + (THUMB - w * scale) / 2, box.y() + (THUMB - h * scale) / 2, w * scale, h * scale)
+                target = QRectF(
+                    box.x() + (THUMB - w * scale) / 2, box.y() + (THUMB - h * scale) / 2, w * scale, h * scale
+                )
                 painter.setClipPath(clip)
                 painter.fillRect(box, palette.color(QPalette.ColorRole.AlternateBase))
                 painter.drawImage(target, image)
@@ -179,8 +184,10 @@ class DuplicatesDialog(QDialog):
         self.summary = QLabel("Looking for near-duplicates…")
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
-        hint = QLabel("Copies of one picture (resized, re-saved or slightly cropped). The photo marked Keep has the "
-                      "highest resolution, then the sharpest detail, then the largest file. Nothing is deleted.")
+        hint = QLabel(
+            "Copies of one picture (resized, re-saved or slightly cropped). The photo marked Keep has the "
+            "highest resolution, then the sharpest detail, then the largest file. Nothing is deleted."
+        )
         hint.setWordWrap(True)
         hint.setObjectName("emptyHint")
         layout.addWidget(hint)
@@ -200,8 +207,9 @@ class DuplicatesDialog(QDialog):
         self.select_button.setToolTip("Select every copy except the one to keep, in the photo grid")
         self.select_button.clicked.connect(self.select_extra_copies)
         self.cluster_button = QPushButton("Put the Extra Copies in a Cluster")
-        self.cluster_button.setToolTip("Move every copy except the one to keep into a new cluster "
-                                       "\u201cDuplicates\u201d (Undo puts them back)")
+        self.cluster_button.setToolTip(
+            "Move every copy except the one to keep into a new cluster \u201cDuplicates\u201d (Undo puts them back)"
+        )
         self.cluster_button.clicked.connect(self.cluster_extra_copies)
         for b in (self.select_button, self.cluster_button):
             b.setEnabled(False)
@@ -239,9 +247,11 @@ class DuplicatesDialog(QDialog):
         extra = len(redundant(report.groups))
         seconds = time.perf_counter() - self._started
         if report.groups:
-            text = (f"<b>{len(report.groups)} group{'s' if len(report.groups) != 1 else ''} of near-duplicates</b>: "
-                    f"{extra} extra cop{'ies' if extra != 1 else 'y'} among {len(self.session.images):,} photos "
-                    f"({seconds:.1f} s).")
+            text = (
+                f"<b>{len(report.groups)} group{'s' if len(report.groups) != 1 else ''} of near-duplicates</b>: "
+                f"{extra} extra cop{'ies' if extra != 1 else 'y'} among {len(self.session.images):,} photos "
+                f"({seconds:.1f} s)."
+            )
         else:
             text = f"<b>No near-duplicates</b> among {len(self.session.images):,} photos ({seconds:.1f} s)."
         if self.session.features is None:
@@ -254,7 +264,9 @@ class DuplicatesDialog(QDialog):
         self.reportReady.emit(report)
 
     def _failed(self, exc: BaseException) -> None:
-        self.summary.setText(f"<span style='color:#c0392b'>Near-duplicates could not be found: {escape(str(exc))}</span>")
+        self.summary.setText(
+            f"<span style='color:#c0392b'>Near-duplicates could not be found: {escape(str(exc))}</span>"
+        )
 
     def _finished(self) -> None:
         self._worker = None
@@ -316,7 +328,6 @@ class StackDuplicatesProxy(PhotoProxy):
         if role == StackCountRole:
             return (len(self._members.get(index.data(PathRole), ())) or 1) if index.isValid() else None
         return super().data(index, role)
-
 
 
 def paint_stack_edges(painter: QPainter, photo: QRectF, count: int) -> None:

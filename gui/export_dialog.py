@@ -47,8 +47,10 @@ MODES = (
     ("move", "Move", "The photos leave this folder and go into the cluster folders."),
     ("symlink", "Link", "Each cluster folder gets symbolic links to the photos, which stay where they are."),
 )
-CLASH_TEXT = ("Nothing is ever overwritten: when a name is already taken in a folder, the photo gets “ (2)” "
-              "(or the next free number) added to its name. A manifest.csv lists every photo and its cluster.")
+CLASH_TEXT = (
+    "Nothing is ever overwritten: when a name is already taken in a folder, the photo gets “ (2)” "
+    "(or the next free number) added to its name. A manifest.csv lists every photo and its cluster."
+)
 
 
 def _export(plan: ExportPlan, cancel):
@@ -98,8 +100,10 @@ class ExportDialog(QDialog):
         form.addRow("", self.unsorted_box)
         self.duplicate_groups = list(duplicate_groups)
         extra = len(redundant(self.duplicate_groups))
-        self.best_only_box = QCheckBox(f"Only the best photo of each group of near-duplicates "
-                                       f"(leaves out {extra} extra cop{'ies' if extra != 1 else 'y'})")
+        self.best_only_box = QCheckBox(
+            f"Only the best photo of each group of near-duplicates "
+            f"(leaves out {extra} extra cop{'ies' if extra != 1 else 'y'})"
+        )
         self.best_only_box.setVisible(bool(extra))
         form.addRow("", self.best_only_box)
         layout.addLayout(form)
@@ -192,8 +196,17 @@ class ExportDialog(QDialog):
             assignments = [(p, name) for p, name in assignments if p in keep]
         confidence = dict(self.session.confidence)
         self.plan_label.setText("Planning…")
-        self._pool.submit(_make_plan, self._plan_generation, self.session.root, assignments, dest, self.mode,
-                    confidence, done=self._planned, failed=self._plan_failed)
+        self._pool.submit(
+            _make_plan,
+            self._plan_generation,
+            self.session.root,
+            assignments,
+            dest,
+            self.mode,
+            confidence,
+            done=self._planned,
+            failed=self._plan_failed,
+        )
 
     def _planned(self, result) -> None:
         generation, plan = result
@@ -278,8 +291,11 @@ class ExportDialog(QDialog):
             self._moved = {rel: _relative(target, self.session.root) for rel, target in report.done}
             self.photos_relocated.emit(dict(self._moved))
         elif report.mode == "undo" and report.done:
-            back = {self._moved[rel]: _relative(restored, self.session.root)
-                    for rel, restored in report.done if rel in self._moved}
+            back = {
+                self._moved[rel]: _relative(restored, self.session.root)
+                for rel, restored in report.done
+                if rel in self._moved
+            }
             self.photos_relocated.emit(back)
 
     def _failed(self, exc: BaseException) -> None:

@@ -126,8 +126,12 @@ class MapGrid(QWidget):
             if shrinking:  # an area-averaged copy: thin lines in early layers stay visible when small
                 key = (i, self.cell)
                 if key not in self._shrunk:
-                    self._shrunk[key] = image.scaled(self.cell, self.cell, Qt.AspectRatioMode.IgnoreAspectRatio,
-                                                     Qt.TransformationMode.SmoothTransformation)
+                    self._shrunk[key] = image.scaled(
+                        self.cell,
+                        self.cell,
+                        Qt.AspectRatioMode.IgnoreAspectRatio,
+                        Qt.TransformationMode.SmoothTransformation,
+                    )
                 image = self._shrunk[key]
             painter.drawImage(rect, image)
             if self.cell >= 48:
@@ -147,8 +151,11 @@ class MapGrid(QWidget):
     def mouseMoveEvent(self, event) -> None:
         i = self.index_at(event.position().toPoint())
         if i >= 0:
-            QToolTip.showText(event.globalPosition().toPoint(),
-                              f"Channel {self.labels[i]} · mean activation {self.strength[i]:.3g}", self)
+            QToolTip.showText(
+                event.globalPosition().toPoint(),
+                f"Channel {self.labels[i]} · mean activation {self.strength[i]:.3g}",
+                self,
+            )
         else:
             QToolTip.hideText()
 
@@ -196,8 +203,10 @@ class FeatureMapsDialog(QDialog):
         self.scaling_combo = QComboBox()
         for label, key in SCALINGS:
             self.scaling_combo.addItem(label, key)
-        self.scaling_combo.setToolTip("How each map is stretched to black..white: by its own range, or ignoring "
-                                      "its 1 % brightest and darkest pixels")
+        self.scaling_combo.setToolTip(
+            "How each map is stretched to black..white: by its own range, or ignoring "
+            "its 1 % brightest and darkest pixels"
+        )
         self.scaling_combo.currentIndexChanged.connect(self.request)
         bar.addWidget(self.scaling_combo)
         bar.addSpacing(12)
@@ -235,8 +244,9 @@ class FeatureMapsDialog(QDialog):
         side.addWidget(self.photo_label)
         self.overlay_box = QCheckBox("Heat-map: where the deepest layer fires")
         self.overlay_box.setChecked(True)
-        self.overlay_box.setToolTip("Mean activation of block5_conv3 (the layer the photos are grouped by), "
-                                    "stretched over the photo")
+        self.overlay_box.setToolTip(
+            "Mean activation of block5_conv3 (the layer the photos are grouped by), stretched over the photo"
+        )
         self.overlay_box.toggled.connect(self._show_photo)
         side.addWidget(self.overlay_box)
         self.legend = _Legend()
@@ -299,8 +309,14 @@ class FeatureMapsDialog(QDialog):
 
     def _wanted_key(self) -> tuple:
         first = (self.page_spin.value() - 1) * MAPS_PER_PAGE
-        return (self.path, self.layer(), first, MAPS_PER_PAGE, self.scaling_combo.currentData(),
-                self.order_combo.currentData())
+        return (
+            self.path,
+            self.layer(),
+            first,
+            MAPS_PER_PAGE,
+            self.scaling_combo.currentData(),
+            self.order_combo.currentData(),
+        )
 
     def request(self) -> None:
         """Ask for what the controls show now; one request runs at a time and only the latest waiting one follows."""
@@ -318,8 +334,9 @@ class FeatureMapsDialog(QDialog):
         if self._wanted is not None and self._wanted != self._shown:
             path, layer, first, count, scaling, order = self._wanted
             self.status.setText(f"Computing {layer}…")
-            worker = GeneratorWorker(maps_job, self.weights, path, layer, first, count, scaling, order,
-                                     in_process=self.in_process)
+            worker = GeneratorWorker(
+                maps_job, self.weights, path, layer, first, count, scaling, order, in_process=self.in_process
+            )
             worker.key = self._wanted
             worker.returned.connect(self._page_ready)
         elif self.path and self._heat_for != self.path:
@@ -344,8 +361,10 @@ class FeatureMapsDialog(QDialog):
         spec = activations.layer(page.layer)
         last = page.first + len(page.maps)
         order = " (strongest first)" if page.order == "strength" else ""
-        self.status.setText(f"{spec.name}: maps {page.first + 1}–{last} of {page.channels}{order}, "
-                            f"{spec.size}×{spec.size} each · {time.perf_counter() - self._started:.2f} s")
+        self.status.setText(
+            f"{spec.name}: maps {page.first + 1}–{last} of {page.channels}{order}, "
+            f"{spec.size}×{spec.size} each · {time.perf_counter() - self._started:.2f} s"
+        )
         self.pageShown.emit(page.layer, page.first // MAPS_PER_PAGE + 1)
 
     def _heat_ready(self, overlay: HeatOverlay) -> None:
@@ -361,8 +380,11 @@ class FeatureMapsDialog(QDialog):
             return
         pixels = self.overlay.blended if self.overlay_box.isChecked() else self.overlay.photo
         pixmap = QPixmap.fromImage(rgb_image(pixels))
-        self.photo_label.setPixmap(pixmap.scaled(self.photo_label.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                                 Qt.TransformationMode.SmoothTransformation))
+        self.photo_label.setPixmap(
+            pixmap.scaled(
+                self.photo_label.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
+        )
 
     def _failed(self, exc: BaseException) -> None:
         key = getattr(self.sender(), "key", None)

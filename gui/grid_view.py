@@ -92,7 +92,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
         key = f"{path}|{image.cacheKey()}|{size.width()}|{dpr:g}"
         pixmap = QPixmapCache.find(key)
         if pixmap is None:
-            scaled = image.scaled(size * dpr, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            scaled = image.scaled(
+                size * dpr, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
             pixmap = QPixmap.fromImage(scaled)
             pixmap.setDevicePixelRatio(dpr)
             QPixmapCache.insert(key, pixmap)

@@ -36,9 +36,7 @@ def _icon(name: str, normal: str, disabled: str) -> QIcon:
     result = QIcon()
     for mode, argb in ((QIcon.Mode.Normal, normal), (QIcon.Mode.Disabled, disabled)):
         color = QColor(argb)
-        tinted = svg.replace("currentColor", color.name()).replace(
-            "<svg ", f'<svg opacity="{color.alphaF():.2f}" ', 1
-        )
+        tinted = svg.replace("currentColor", color.name()).replace("<svg ", f'<svg opacity="{color.alphaF():.2f}" ', 1)
         renderer = QSvgRenderer(QByteArray(tinted.encode()))
         for size in _SIZES:
             pixmap = QPixmap(size, size)

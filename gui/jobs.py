@@ -65,8 +65,9 @@ class EngineProcess:
     def _start(self) -> None:
         self._progress = self._context.Queue()
         self._cancel = self._context.Event()
-        self._executor = ProcessPoolExecutor(1, mp_context=self._context, initializer=_child_init,
-                                             initargs=(self._progress, self._cancel))
+        self._executor = ProcessPoolExecutor(
+            1, mp_context=self._context, initializer=_child_init, initargs=(self._progress, self._cancel)
+        )
 
     def run(self, call, args: tuple, cancel: threading.Event):
         """Run ``call(*args)`` in the child; yields its progress, returns its result, raises its exception."""
@@ -124,11 +125,14 @@ def cluster_job(features: np.ndarray, settings: dict, cancel: threading.Event):
     return ClusterResult(clustering, dict(settings), features)
 
 
-def split_job(root: Path, names: dict, cluster: int, members: list[str], features: np.ndarray, parts: int,
-              cancel: threading.Event):
+def split_job(
+    root: Path, names: dict, cluster: int, members: list[str], features: np.ndarray, parts: int, cancel: threading.Event
+):
     """The Change that splits ``cluster`` (k-means on its photos), computed in the child, not yet applied."""
     yield Progress("split", 0, 0, message="Splitting the cluster")
-    return (yield from ENGINE.run(_split_in_child, (Path(root), dict(names), cluster, members, features, parts), cancel))
+    return (
+        yield from ENGINE.run(_split_in_child, (Path(root), dict(names), cluster, members, features, parts), cancel)
+    )
 
 
 # ---- the child side -------------------------------------------------------------------

@@ -281,8 +281,9 @@ class MainWindow(QMainWindow):
         try:
             opened = self.document.open(root)
         except OSError as exc:
-            self.banner.show_message("error", f"Cannot open <b>{escape(str(root))}</b>: "
-                                              f"{escape(exc.strerror or str(exc))}")
+            self.banner.show_message(
+                "error", f"Cannot open <b>{escape(str(root))}</b>: {escape(exc.strerror or str(exc))}"
+            )
             return False
         finally:
             QApplication.restoreOverrideCursor()
@@ -299,8 +300,9 @@ class MainWindow(QMainWindow):
         if opened.problem:
             self.banner.show_message("warning", opened.problem)
         elif not n:
-            self.banner.show_message("info", f"No photos were found in <b>{escape(str(opened.root))}</b> "
-                                             "or its subfolders.")
+            self.banner.show_message(
+                "info", f"No photos were found in <b>{escape(str(opened.root))}</b> or its subfolders."
+            )
         elif self.skipped:
             self._show_skipped_banner()
         if opened.restored:
@@ -569,10 +571,13 @@ class MainWindow(QMainWindow):
             self.editor.relocate(paths)
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About PhotoCluster",
-                          f"<h3>PhotoCluster {escape(engine.__version__)}</h3><p>Sorts photos by what is in them: "
-                          "a VGG16 network describes each photo, and similar descriptions are grouped. Correct the "
-                          "groups by dragging, then export them into folders.</p>")
+        QMessageBox.about(
+            self,
+            "About PhotoCluster",
+            f"<h3>PhotoCluster {escape(engine.__version__)}</h3><p>Sorts photos by what is in them: "
+            "a VGG16 network describes each photo, and similar descriptions are grouped. Correct the "
+            "groups by dragging, then export them into folders.</p>",
+        )
 
     def _show_skipped_banner(self, extra: str = "") -> None:
         n = len(self.skipped)
@@ -615,8 +620,9 @@ class MainWindow(QMainWindow):
             n_clusters=len(session.names) if has_session else 0,
             has_selection=has_session and self.grid.selectionModel().hasSelection(),
             real_cluster=has_session and self.current_real_cluster() is not None,
-            can_split=(has_session and cid not in (None, ALL) and session.features is not None
-                       and jobs.split_worker is None),
+            can_split=(
+                has_session and cid not in (None, ALL) and session.features is not None and jobs.split_worker is None
+            ),
             has_pins=has_session and bool(session.pinned),
             has_skipped=bool(self.skipped),
         )

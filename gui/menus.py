@@ -98,10 +98,12 @@ def build_toolbar(window: MainWindow) -> None:
     for label, key in METHODS:
         window.method_combo.addItem(label, key)
     window.method_combo.setItemData(0, "Fast, even-sized groups (the default)", Qt.ItemDataRole.ToolTipRole)
-    window.method_combo.setItemData(1, "Ward linkage: groups that follow the shape of the data",
-                                    Qt.ItemDataRole.ToolTipRole)
-    window.method_combo.setItemData(2, "Density based: photos that fit nowhere stay Unsorted",
-                                    Qt.ItemDataRole.ToolTipRole)
+    window.method_combo.setItemData(
+        1, "Ward linkage: groups that follow the shape of the data", Qt.ItemDataRole.ToolTipRole
+    )
+    window.method_combo.setItemData(
+        2, "Density based: photos that fit nowhere stay Unsorted", Qt.ItemDataRole.ToolTipRole
+    )
     window.method_combo.setToolTip("How photos are grouped; changing it regroups at once, without re-analysing")
     tools.addWidget(window.method_combo)
     tools.addSeparator()

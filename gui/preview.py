@@ -44,7 +44,9 @@ def load_photo(path: Path) -> PhotoFacts:
         with Image.open(path) as im:
             width, height = im.size
             exif = im.getexif()
-            raw = exif.get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.DateTimeOriginal) or exif.get(ExifTags.Base.DateTime)
+            raw = exif.get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.DateTimeOriginal) or exif.get(
+                ExifTags.Base.DateTime
+            )
             if raw:
                 taken = dt.datetime.strptime(str(raw).strip("\0 "), "%Y:%m:%d %H:%M:%S")
     except Exception:
@@ -115,8 +117,12 @@ class PreviewDialog(QDialog):
         bar.addWidget(self.info, 1)
         bar.addWidget(self.position)
         layout.addLayout(bar)
-        for key, slot in ((Qt.Key.Key_Left, self.previous), (Qt.Key.Key_Right, self.next),
-                          (Qt.Key.Key_Home, self.first), (Qt.Key.Key_End, self.last)):
+        for key, slot in (
+            (Qt.Key.Key_Left, self.previous),
+            (Qt.Key.Key_Right, self.next),
+            (Qt.Key.Key_Home, self.first),
+            (Qt.Key.Key_End, self.last),
+        ):
             QShortcut(QKeySequence(key), self, slot)
         self.setWindowIcon(icon("photos"))
         self.show_row(row)

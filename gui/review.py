@@ -95,7 +95,6 @@ class ConfidenceSortProxy(PhotoProxy):
         return a < b
 
 
-
 class DoubtfulModel(PhotoListModel):
     """The photos ``doubtful`` picks, with the image model's roles (so the grid's delegate paints them)."""
 
@@ -153,8 +152,10 @@ class DoubtfulModel(PhotoListModel):
         if role == RepresentativeRole:
             return session.representative(cid)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return (f"<b>{escape(path)}</b><br>In {escape(session.name(cid))}, fit "
-                    f"{session.confidence.get(path, 0.0):.0%}: among the photos that fit this cluster least")
+            return (
+                f"<b>{escape(path)}</b><br>In {escape(session.name(cid))}, fit "
+                f"{session.confidence.get(path, 0.0):.0%}: among the photos that fit this cluster least"
+            )
         return None
 
     def flags(self, index):
@@ -216,8 +217,10 @@ class RepresentativesModel(SessionListModel):
         if role == CountRole:
             return len(self.session.members(cid))
         if role == Qt.ItemDataRole.ToolTipRole:
-            return (f"<b>{escape(self.session.name(cid))}</b>: its most typical photo"
-                    f"{' (' + escape(rep) + ')' if rep else ''}.<br>Click to review only this cluster; again for all.")
+            return (
+                f"<b>{escape(self.session.name(cid))}</b>: its most typical photo"
+                f"{' (' + escape(rep) + ')' if rep else ''}.<br>Click to review only this cluster; again for all."
+            )
         return None
 
     def _thumbnail_ready(self, path: str, tier: int) -> None:

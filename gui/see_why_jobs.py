@@ -64,8 +64,17 @@ def _run(call, args: tuple, cancel: threading.Event, in_process: bool):
 
 
 # ---- window side: generators for GeneratorWorker ------------------------------------------------
-def maps_job(weights: WeightsSource, path: str, layer: str, first: int, count: int, scaling: str,
-             order: str = "channel", in_process: bool = False, cancel: threading.Event | None = None):
+def maps_job(
+    weights: WeightsSource,
+    path: str,
+    layer: str,
+    first: int,
+    count: int,
+    scaling: str,
+    order: str = "channel",
+    in_process: bool = False,
+    cancel: threading.Event | None = None,
+):
     yield Progress("maps", 0, 0, message="Running the photo through VGG16")
     return (yield from _run(maps_page, (weights, path, layer, first, count, scaling, order), cancel, in_process))
 
@@ -86,8 +95,9 @@ def duplicates_job(paths: list[str], root, features: np.ndarray | None, cancel: 
 
 
 # ---- child side (also called directly with in_process) ---------------------------------------------
-def maps_page(weights: WeightsSource, path: str, layer: str, first: int, count: int, scaling: str,
-              order: str = "channel") -> MapsPage:
+def maps_page(
+    weights: WeightsSource, path: str, layer: str, first: int, count: int, scaling: str, order: str = "channel"
+) -> MapsPage:
     """One page of a layer's maps; ``order`` "strength" pages through the most active maps first."""
     maps = activations.shared(weights).maps(path, layer)
     channels = maps.shape[-1]
@@ -96,8 +106,9 @@ def maps_page(weights: WeightsSource, path: str, layer: str, first: int, count: 
     order_index = np.argsort(-strength, kind="stable") if order == "strength" else np.arange(channels)
     index = order_index[first : first + count]
     chosen = maps[..., index]
-    return MapsPage(path, layer, first, activations.scale_maps(chosen, scaling), strength[index], channels,
-                    index, order)
+    return MapsPage(
+        path, layer, first, activations.scale_maps(chosen, scaling), strength[index], channels, index, order
+    )
 
 
 def heat_overlay(weights: WeightsSource, path: str) -> HeatOverlay:

@@ -51,10 +51,29 @@ from .undo import Editor
 from .workers import GeneratorWorker
 
 # Distinct, colour-blind-friendlier hues (Tableau 20 order, strong ones first); Unsorted is grey.
-PALETTE = [QColor(c) for c in (
-    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f",
-    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#ff7f0e",
-)]
+PALETTE = [
+    QColor(c)
+    for c in (
+        "#4e79a7",
+        "#f28e2b",
+        "#59a14f",
+        "#e15759",
+        "#b07aa1",
+        "#76b7b2",
+        "#edc948",
+        "#ff9da7",
+        "#9c755f",
+        "#1f77b4",
+        "#d62728",
+        "#2ca02c",
+        "#9467bd",
+        "#8c564b",
+        "#e377c2",
+        "#17becf",
+        "#bcbd22",
+        "#ff7f0e",
+    )
+]
 UNSORTED_COLOR = QColor("#a0a4ab")
 MARGIN = 24
 HOVER_PX = 10
@@ -132,8 +151,11 @@ class _HoverPopup(QFrame):
             return
         from PySide6.QtGui import QPixmap
 
-        self.image.setPixmap(QPixmap.fromImage(image).scaled(
-            POPUP_SIDE, POPUP_SIDE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+        self.image.setPixmap(
+            QPixmap.fromImage(image).scaled(
+                POPUP_SIDE, POPUP_SIDE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
+        )
 
 
 class SimilarityMapView(QWidget):
@@ -207,13 +229,15 @@ class SimilarityMapView(QWidget):
 
     def to_screen(self, xy: np.ndarray) -> np.ndarray:
         s = self._scale()
-        return np.column_stack([(xy[:, 0] - self.centre.x()) * s + self.width() / 2,
-                                (xy[:, 1] - self.centre.y()) * s + self.height() / 2])
+        return np.column_stack(
+            [(xy[:, 0] - self.centre.x()) * s + self.width() / 2, (xy[:, 1] - self.centre.y()) * s + self.height() / 2]
+        )
 
     def to_data(self, pos: QPointF) -> np.ndarray:
         s = self._scale()
-        return np.array([(pos.x() - self.width() / 2) / s + self.centre.x(),
-                         (pos.y() - self.height() / 2) / s + self.centre.y()])
+        return np.array(
+            [(pos.x() - self.width() / 2) / s + self.centre.x(), (pos.y() - self.height() / 2) / s + self.centre.y()]
+        )
 
     def screen_pos(self, path: str) -> QPointF:
         """Where ``path``'s dot is drawn (for tests and for pointing at it)."""
@@ -234,15 +258,21 @@ class SimilarityMapView(QWidget):
     def _render_cache(self) -> QImage:
         started = time.perf_counter()
         dpr = self.devicePixelRatioF()
-        image = QImage(QSize(max(1, self.width()), max(1, self.height())) * dpr, QImage.Format.Format_ARGB32_Premultiplied)
+        image = QImage(
+            QSize(max(1, self.width()), max(1, self.height())) * dpr, QImage.Format.Format_ARGB32_Premultiplied
+        )
         image.setDevicePixelRatio(dpr)
         image.fill(Qt.GlobalColor.transparent)
         if len(self.paths):
             painter = QPainter(image)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             screen = self.to_screen(self.xy)
-            visible = ((screen[:, 0] > -10) & (screen[:, 0] < self.width() + 10)
-                       & (screen[:, 1] > -10) & (screen[:, 1] < self.height() + 10))
+            visible = (
+                (screen[:, 0] > -10)
+                & (screen[:, 0] < self.width() + 10)
+                & (screen[:, 1] > -10)
+                & (screen[:, 1] < self.height() + 10)
+            )
             # Unsorted first (underneath), then clusters; each colour in one drawPoints call.
             for cluster in sorted(set(self.labels.tolist()), key=lambda c: (c != UNSORTED, c)):
                 rows = np.flatnonzero((self.labels == cluster) & visible)
@@ -309,8 +339,9 @@ class SimilarityMapView(QWidget):
         if not clusters:
             return
         fm = painter.fontMetrics()
-        lines = [f"{self.names.get(c, 'Unsorted' if c == UNSORTED else f'Cluster {c}')}  {counts[c]:,}"
-                 for c in clusters]
+        lines = [
+            f"{self.names.get(c, 'Unsorted' if c == UNSORTED else f'Cluster {c}')}  {counts[c]:,}" for c in clusters
+        ]
         width = max(fm.horizontalAdvance(t) for t in lines) + 30
         height = len(lines) * (fm.height() + 2) + 10
         box = QRectF(8, 8, width, height)
@@ -393,7 +424,7 @@ class SimilarityMapView(QWidget):
             return
         pos = event.position()
         before = self.to_data(pos)
-        self.zoom = float(np.clip(self.zoom * 1.25 ** steps, 0.5, 200))
+        self.zoom = float(np.clip(self.zoom * 1.25**steps, 0.5, 200))
         after = self.to_data(pos)
         self.centre = QPointF(self.centre.x() + before[0] - after[0], self.centre.y() + before[1] - after[1])
         self._invalidate()
@@ -431,8 +462,13 @@ class SimilarityMapDock(QDockWidget):
         bar = QHBoxLayout()
         bar.setContentsMargins(8, 4, 8, 4)
         self.method_combo = QComboBox()
-        labels = {"auto": "Automatic", "tsne": "t-SNE", "opentsne": "t-SNE (openTSNE)", "umap": "UMAP",
-                  "pca": "PCA (instant, rough)"}
+        labels = {
+            "auto": "Automatic",
+            "tsne": "t-SNE",
+            "opentsne": "t-SNE (openTSNE)",
+            "umap": "UMAP",
+            "pca": "PCA (instant, rough)",
+        }
         for m in embedding.available_methods():
             self.method_combo.addItem(labels[m], m)
         self.method_combo.setToolTip("How the photos are laid out in 2-D: near dots look alike")
@@ -497,8 +533,9 @@ class SimilarityMapDock(QDockWidget):
             self._again = True
             return
         features = session.features
-        worker = GeneratorWorker(layout_job, features, self.method_combo.currentData() or "auto",
-                                 in_process=self.in_process)
+        worker = GeneratorWorker(
+            layout_job, features, self.method_combo.currentData() or "auto", in_process=self.in_process
+        )
         worker.features, worker.images, worker.session = features, list(session.images), session
         worker.returned.connect(self._laid_out)
         worker.errored.connect(self._failed)
@@ -518,7 +555,9 @@ class SimilarityMapDock(QDockWidget):
         keep = self.view.selected_paths()
         self.view.set_points(worker.images, result.xy, labels, dict(session.names))
         self.view.select(keep)  # a new layout keeps what was selected
-        self.status.setText(f"{len(worker.images):,} photos · {result.method} · {time.perf_counter() - self._started:.1f} s")
+        self.status.setText(
+            f"{len(worker.images):,} photos · {result.method} · {time.perf_counter() - self._started:.1f} s"
+        )
         self._update_buttons()
         self.layoutReady.emit()
 
@@ -528,8 +567,9 @@ class SimilarityMapDock(QDockWidget):
     def _finished(self) -> None:
         self._worker = None
         session = self.session
-        if self._again or (session is not None and session.features is not None
-                           and session.features is not self._features):
+        if self._again or (
+            session is not None and session.features is not None and session.features is not self._features
+        ):
             self._again = False
             self.recompute()
 
@@ -545,8 +585,9 @@ class SimilarityMapDock(QDockWidget):
                 self.recompute()
             return
         if change.labels or change.names:
-            self.view.set_labels(np.array([session.labels.get(p, UNSORTED) for p in self.view.paths]),
-                                 dict(session.names))
+            self.view.set_labels(
+                np.array([session.labels.get(p, UNSORTED) for p in self.view.paths]), dict(session.names)
+            )
 
     # ---- picking and editing --------------------------------------------------------------------
     def _picked(self, paths: list) -> None:

@@ -23,10 +23,28 @@ def apply(app: QApplication) -> None:
 
 def _colors(dark: bool) -> dict[str, str]:
     if dark:
-        return {"window": "#1f2125", "base": "#26292e", "alt": "#2c3036", "text": "#e6e8eb", "muted": "#9aa1ab",
-                "border": "#363a41", "panel": "#1b1d21", "hover": "#30343b", "button": "#2d3137"}
-    return {"window": "#f4f5f7", "base": "#ffffff", "alt": "#f7f8fa", "text": "#1f2328", "muted": "#6a717c",
-            "border": "#dcdfe4", "panel": "#eceef1", "hover": "#e6e9ee", "button": "#ffffff"}
+        return {
+            "window": "#1f2125",
+            "base": "#26292e",
+            "alt": "#2c3036",
+            "text": "#e6e8eb",
+            "muted": "#9aa1ab",
+            "border": "#363a41",
+            "panel": "#1b1d21",
+            "hover": "#30343b",
+            "button": "#2d3137",
+        }
+    return {
+        "window": "#f4f5f7",
+        "base": "#ffffff",
+        "alt": "#f7f8fa",
+        "text": "#1f2328",
+        "muted": "#6a717c",
+        "border": "#dcdfe4",
+        "panel": "#eceef1",
+        "hover": "#e6e9ee",
+        "button": "#ffffff",
+    }
 
 
 def _palette(dark: bool) -> QPalette:

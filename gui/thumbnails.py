@@ -44,8 +44,13 @@ def thumbnail_cache_dir() -> Path:
 class ThumbnailLoader(QObject):
     ready = Signal(str, int)  # relative path, tier
 
-    def __init__(self, parent: QObject | None = None, memory_bytes: int = 320 << 20, threads: int | None = None,
-                 disk_dir: Path | None = None):
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        memory_bytes: int = 320 << 20,
+        threads: int | None = None,
+        disk_dir: Path | None = None,
+    ):
         super().__init__(parent)
         self.root: Path | None = None
         self.disk_dir = disk_dir or thumbnail_cache_dir()

@@ -32,8 +32,10 @@ class SessionCommand(QUndoCommand):
         self.session.undo(self.change)
 
 
-READ_ONLY_TEXT = ("This folder is open in another PhotoCluster window, so this one only shows it: "
-                  "nothing can be changed here. Make the changes in the other window.")
+READ_ONLY_TEXT = (
+    "This folder is open in another PhotoCluster window, so this one only shows it: "
+    "nothing can be changed here. Make the changes in the other window."
+)
 
 
 class Editor(QObject):

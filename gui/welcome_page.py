@@ -24,9 +24,11 @@ class WelcomePage(QWidget):
         title = QLabel("Open a folder of photos to begin", objectName="emptyTitle")
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         outer.addWidget(title)
-        hint = QLabel("PhotoCluster groups your photos by what is in them. You check and correct the groups, "
-                      "then export them\ninto folders. Nothing in your folder changes until you export.",
-                      objectName="emptyHint")
+        hint = QLabel(
+            "PhotoCluster groups your photos by what is in them. You check and correct the groups, "
+            "then export them\ninto folders. Nothing in your folder changes until you export.",
+            objectName="emptyHint",
+        )
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         outer.addWidget(hint)
         outer.addSpacing(18)

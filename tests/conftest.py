@@ -52,7 +52,9 @@ def make_photo(path: Path, kind: str, seed: int = 0, size=(96, 96), fmt: str | N
     w, h = size
     yy, xx = np.mgrid[0:h, 0:w]
     if kind == "red":
-        arr = np.stack([200 + rng.integers(0, 55, (h, w)), rng.integers(0, 60, (h, w)), rng.integers(0, 60, (h, w))], -1)
+        arr = np.stack(
+            [200 + rng.integers(0, 55, (h, w)), rng.integers(0, 60, (h, w)), rng.integers(0, 60, (h, w))], -1
+        )
     elif kind == "stripes":
         band = ((xx + seed * 3) // 6 % 2) * 235 + rng.integers(0, 20, (h, w))
         arr = np.stack([band, band, band], -1)

@@ -18,8 +18,10 @@ def _move_export(window, qtbot, dest):
     dialog.dest_edit.setText(str(dest))
     dialog.set_mode("move")
     dialog.replan()
-    qtbot.waitUntil(lambda: dialog.plan is not None and dialog.plan.mode == "move" and dialog.export_button.isEnabled(),
-                    timeout=5000)
+    qtbot.waitUntil(
+        lambda: dialog.plan is not None and dialog.plan.mode == "move" and dialog.export_button.isEnabled(),
+        timeout=5000,
+    )
     dialog.export_button.click()
     qtbot.waitUntil(lambda: dialog.report is not None and dialog._worker is None, timeout=20_000)
     return dialog
@@ -94,8 +96,9 @@ def test_read_only_window_refuses_moves_and_says_so(sorted_window, qtbot, weight
     photo = s2.images[0]
     target = next(c for c in s2.names if c != s2.labels[photo])
     data = mime.pack(mime.IMAGE_IDS, [photo])  # a drop on a cluster
-    assert not second.clusters.dropMimeData(data, Qt.DropAction.MoveAction, -1, -1,
-                                            second.clusters.index(second.clusters.row_of(target)))
+    assert not second.clusters.dropMimeData(
+        data, Qt.DropAction.MoveAction, -1, -1, second.clusters.index(second.clusters.row_of(target))
+    )
     second.move_selection(target)  # the Move To menu
     assert second.editor.new_cluster([photo]) is None
     assert s2.labels == labels and s2.names == dict(sorted_window.session.names)

@@ -17,6 +17,7 @@ def test_log_file_and_uncaught_thread_exception(app, qtbot, tmp_path, monkeypatc
     reporter = diagnostics.ErrorReporter(path)
     reporter.install()
     try:
+
         def boom():
             raise RuntimeError("a worker blew up")
 

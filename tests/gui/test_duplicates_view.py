@@ -33,8 +33,10 @@ def _scene(path: Path, seed: int) -> Image.Image:
     draw = ImageDraw.Draw(im)
     for _ in range(4):
         x, y = int(rng.integers(0, 120)), int(rng.integers(0, 80))
-        draw.ellipse([x, y, x + int(rng.integers(20, 60)), y + int(rng.integers(20, 50))],
-                     fill=tuple(int(c) for c in rng.integers(0, 255, 3)))
+        draw.ellipse(
+            [x, y, x + int(rng.integers(20, 60)), y + int(rng.integers(20, 50))],
+            fill=tuple(int(c) for c in rng.integers(0, 255, 3)),
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     im.save(path, quality=92)
     return im
@@ -84,8 +86,12 @@ def test_dialog_lists_the_groups_with_the_best_first(setup, qtbot, qtmodeltester
     dialog.grab()  # paints
     with qtbot.waitSignal(dialog.imagesSelected) as picked:
         dialog.select_button.click()
-    assert sorted(picked.args[0]) == ["copies/p0_q40.jpg", "copies/p0_small.jpg", "copies/p1_q40.jpg",
-                                      "copies/p1_small.jpg"]
+    assert sorted(picked.args[0]) == [
+        "copies/p0_q40.jpg",
+        "copies/p0_small.jpg",
+        "copies/p1_q40.jpg",
+        "copies/p1_small.jpg",
+    ]
     dialog.list.selectionModel().select(dialog.model.index(0), dialog.list.selectionModel().SelectionFlag.Select)
     assert len(dialog.extra_copies()) == 2  # only the selected group's
     # the extra copies can become a cluster of their own; Undo puts them back; no file is touched

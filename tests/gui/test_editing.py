@@ -14,7 +14,9 @@ def _select(window, paths):
     window.grid.clearSelection()
     model = window.images
     for p in paths:
-        window.grid.selectionModel().select(model.index(model.row_of(p)), window.grid.selectionModel().SelectionFlag.Select)
+        window.grid.selectionModel().select(
+            model.index(model.row_of(p)), window.grid.selectionModel().SelectionFlag.Select
+        )
 
 
 def test_drop_photos_on_a_cluster_moves_them_and_undo_redo(sorted_window, cluster_of, qtmodeltester):
@@ -100,8 +102,9 @@ def test_drag_cluster_onto_another_merges(sorted_window, cluster_of):
     red, sky = cluster_of(s, "red"), cluster_of(s, "sky")
     data = w.clusters.mimeData([w.clusters.index(w.clusters.row_of(red))])
     target = w.clusters.index(w.clusters.row_of(sky))
-    assert not w.clusters.canDropMimeData(data, Qt.DropAction.MoveAction, -1, -1,
-                                          w.clusters.index(w.clusters.row_of(red)))  # onto itself
+    assert not w.clusters.canDropMimeData(
+        data, Qt.DropAction.MoveAction, -1, -1, w.clusters.index(w.clusters.row_of(red))
+    )  # onto itself
     assert w.clusters.dropMimeData(data, Qt.DropAction.MoveAction, -1, -1, target)
     assert red not in s.names and len(s.members(sky)) == 16
     assert w.clusters.rowCount() == 3
@@ -156,7 +159,12 @@ def test_drop_on_the_view_goes_through_the_model(sorted_window, qtbot, cluster_o
     photo = next(p for p in s.images if p.startswith("red/"))
     rect = w.cluster_view.visualRect(w.clusters.index(w.clusters.row_of(sky)))
     data = mime.pack(mime.IMAGE_IDS, [photo])
-    event = QDropEvent(QPointF(rect.center()), Qt.DropAction.MoveAction, data, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(rect.center()),
+        Qt.DropAction.MoveAction,
+        data,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     w.cluster_view.dropEvent(event)
     assert s.labels[photo] == sky

@@ -42,8 +42,9 @@ def test_export_dialog_copies_into_cluster_folders(sorted_window, qtbot, tmp_pat
     qtbot.addWidget(dialog)
     dialog.dest_edit.setText(str(dest))
     dialog.replan()
-    qtbot.waitUntil(lambda: dialog.plan is not None and dialog.plan.dest == dest and dialog.export_button.isEnabled(),
-                    timeout=5000)
+    qtbot.waitUntil(
+        lambda: dialog.plan is not None and dialog.plan.dest == dest and dialog.export_button.isEnabled(), timeout=5000
+    )
     assert dialog.folders.topLevelItemCount() == 3
     assert "Red things" in [dialog.folders.topLevelItem(i).text(0) for i in range(3)]
     assert "red/red_0.jpg" in dialog.dry_run.toPlainText()

@@ -18,8 +18,9 @@ def test_empty_state_then_open_shows_rows_and_thumbnails(window, photos, qtbot, 
     assert window.images.rowCount() == 24
     assert window.clusters.cluster_id(0) == ALL
     assert window.analyse_action.isEnabled()
-    qtbot.waitUntil(lambda: window.images.data(window.images.index(0), Qt.ItemDataRole.DecorationRole) is not None,
-                    timeout=5000)
+    qtbot.waitUntil(
+        lambda: window.images.data(window.images.index(0), Qt.ItemDataRole.DecorationRole) is not None, timeout=5000
+    )
     image = window.images.data(window.images.index(0), Qt.ItemDataRole.DecorationRole)
     assert max(image.width(), image.height()) <= 256
     qtmodeltester.check(window.images)
@@ -29,16 +30,16 @@ def test_empty_state_then_open_shows_rows_and_thumbnails(window, photos, qtbot, 
 def test_thumbnail_arrival_is_announced_per_row(window, photos, qtbot):
     window.open_folder(photos)
     model = window.images
-    with qtbot.waitSignal(model.dataChanged, timeout=5000,
-                          check_params_cb=lambda top, bottom, roles=(): top == bottom):
+    with qtbot.waitSignal(model.dataChanged, timeout=5000, check_params_cb=lambda top, bottom, roles=(): top == bottom):
         model.data(model.index(5), Qt.ItemDataRole.DecorationRole)
 
 
 def test_dropping_a_folder_on_the_window_opens_it(window, photos, qtbot):
     data = QMimeData()
     data.setUrls([QUrl.fromLocalFile(str(photos))])
-    event = QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(300, 300), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     window.dropEvent(event)
     qtbot.waitUntil(lambda: window.session is not None, timeout=3000)
     assert window.session.root == photos.resolve()

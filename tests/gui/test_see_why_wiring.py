@@ -1,4 +1,5 @@
 """The see-why views wired into the main window (issue #5): map <-> grid selection, doubtful first, stacks, export."""
+
 from PIL import Image
 
 from gui.session_model import PathRole

@@ -12,8 +12,14 @@ from engine.cluster import UNSORTED, cluster_features
 from gui.similarity_map import SimilarityMapDock, SimilarityMapView, normalise, points_in_polygon
 
 
-def send(view, kind, pos, buttons=Qt.MouseButton.NoButton, button=Qt.MouseButton.NoButton,
-         modifiers=Qt.KeyboardModifier.NoModifier):
+def send(
+    view,
+    kind,
+    pos,
+    buttons=Qt.MouseButton.NoButton,
+    button=Qt.MouseButton.NoButton,
+    modifiers=Qt.KeyboardModifier.NoModifier,
+):
     event = QMouseEvent(kind, QPointF(pos), view.mapToGlobal(QPointF(pos)), button, buttons, modifiers)
     QApplication.sendEvent(view, event)
 
@@ -53,9 +59,13 @@ def test_every_photo_is_a_dot_coloured_by_cluster(dock, sorted_window):
     assert list(view.labels) == [s.labels[p] for p in s.images]
     assert "24 photos" in dock.status.text()
     # the three kinds of photo end up in three separate places
-    groups = {k: view.xy[[i for i, p in enumerate(view.paths) if p.startswith(k)]].mean(0) for k in ("red", "sky", "stripes")}
+    groups = {
+        k: view.xy[[i for i, p in enumerate(view.paths) if p.startswith(k)]].mean(0) for k in ("red", "sky", "stripes")
+    }
     spread = max(np.linalg.norm(view.xy[i] - groups[view.paths[i].split("/")[0]]) for i in range(24))
-    gaps = min(np.linalg.norm(groups[a] - groups[b]) for a, b in (("red", "sky"), ("sky", "stripes"), ("red", "stripes")))
+    gaps = min(
+        np.linalg.norm(groups[a] - groups[b]) for a, b in (("red", "sky"), ("sky", "stripes"), ("red", "stripes"))
+    )
     assert gaps > spread
 
 
@@ -66,8 +76,20 @@ def test_hover_shows_the_photo_and_click_selects(dock, sorted_window, qtbot):
     qtbot.waitUntil(dock.popup.isVisible, timeout=3000)
     assert dock.popup.path == path and path.rsplit("/", 1)[-1] in dock.popup.text.text()
     with qtbot.waitSignal(dock.imagesSelected) as picked:
-        send(view, QEvent.Type.MouseButtonPress, view.screen_pos(path), Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton)
-        send(view, QEvent.Type.MouseButtonRelease, view.screen_pos(path), Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton)
+        send(
+            view,
+            QEvent.Type.MouseButtonPress,
+            view.screen_pos(path),
+            Qt.MouseButton.LeftButton,
+            Qt.MouseButton.LeftButton,
+        )
+        send(
+            view,
+            QEvent.Type.MouseButtonRelease,
+            view.screen_pos(path),
+            Qt.MouseButton.NoButton,
+            Qt.MouseButton.LeftButton,
+        )
     assert picked.args == [[path]]
     send(view, QEvent.Type.MouseMove, QPointF(-50, -50))
     assert view.hover == -1

@@ -8,8 +8,9 @@ from gui.thumbnails import ThumbnailLoader, tier_for
 def _load_all(loader, qtbot, paths, tier=128):
     for p in paths:
         loader.get(p, tier)
-    qtbot.waitUntil(lambda: all(loader.get(p, tier) is not None or loader.failed(p, tier) for p in paths),
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: all(loader.get(p, tier) is not None or loader.failed(p, tier) for p in paths), timeout=10_000
+    )
 
 
 def test_disk_cache_serves_a_second_loader(app, qtbot, photos, tmp_path):

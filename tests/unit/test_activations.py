@@ -42,7 +42,7 @@ def test_same_network_as_the_analysis(fm, extractor, tmp_path, photo_maker):
     """GeM over the halves of block5_conv3 from the maps == the analysis' own descriptor."""
     photo = photo_maker(tmp_path / "b.jpg", "sky", size=(120, 90))
     deep = fm.maps(photo, "block5_conv3").astype(np.float64)
-    halves = np.split(deep ** descriptor.GEM_P, descriptor.PARTS, axis=0)
+    halves = np.split(deep**descriptor.GEM_P, descriptor.PARTS, axis=0)
     mine = np.concatenate([h.mean(axis=(0, 1)) ** (1 / descriptor.GEM_P) for h in halves])
     from engine.decode import load_for_model
 

@@ -84,8 +84,9 @@ def test_corrupt_database_is_set_aside_and_rebuilt(tmp_path):
 def test_bad_vectors_are_recomputed_with_a_warning(tmp_path):
     """Issue 9 item 7: NaN/inf vectors and wrong-length blobs are not used."""
     with FeatureCache("m", tmp_path) as cache:
-        cache.put_many([("good", np.ones(4)), ("nan", np.array([1, np.nan, 0, 0])),
-                        ("inf", np.array([np.inf, 0, 0, 0]))])
+        cache.put_many(
+            [("good", np.ones(4)), ("nan", np.array([1, np.nan, 0, 0])), ("inf", np.array([np.inf, 0, 0, 0]))]
+        )
         cache._db.execute("INSERT INTO features VALUES ('short', ?)", (np.ones(3, np.float16).tobytes(),))
         out = np.zeros((4, 4), np.float32)
         found = cache.fill(["good", "nan", "inf", "short"], out)

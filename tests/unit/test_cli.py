@@ -16,8 +16,13 @@ SCENES6 = REPO.parent / "shared" / "data" / "scenes6"
 
 
 def cli(*args, env=None, **kw):
-    return subprocess.run([sys.executable, str(REPO / "main.py"), "cluster", *map(str, args)],
-                          capture_output=True, text=True, env={**os.environ, **(env or {})}, **kw)
+    return subprocess.run(
+        [sys.executable, str(REPO / "main.py"), "cluster", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        **kw,
+    )
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -28,8 +33,18 @@ def error_lines(stderr: str) -> list[str]:
 @pytest.mark.slow
 def test_scenes6_clusters_like_the_folders(tmp_path, weights_path):
     manifest = tmp_path / "m.csv"
-    result = cli(SCENES6, "--clusters", "6", "--weights", weights_path, "--manifest", manifest, "--quiet",
-                 "--cache-dir", tmp_path / "cache")
+    result = cli(
+        SCENES6,
+        "--clusters",
+        "6",
+        "--weights",
+        weights_path,
+        "--manifest",
+        manifest,
+        "--quiet",
+        "--cache-dir",
+        tmp_path / "cache",
+    )
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(manifest.open()))
     assert list(rows[0]) == ["path", "cluster", "cluster_name", "confidence"]
@@ -55,11 +70,14 @@ def test_export_and_dry_run(photo_folder, tmp_path, weights_path):
     assert len(list(photo_folder.rglob("*.*"))) == 18  # copy mode: sources untouched
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--clusters", "zero"], "--clusters must be a number (1 or more) or 'auto'"),
-    (["--method", "magic"], "invalid choice"),
-    (["--batch-size", "0"], "must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--clusters", "zero"], "--clusters must be a number (1 or more) or 'auto'"),
+        (["--method", "magic"], "invalid choice"),
+        (["--batch-size", "0"], "must be at least 1"),
+    ],
+)
 def test_bad_arguments_give_one_line_and_exit_2(photo_folder, args, expected):
     result = cli(photo_folder, *args)
     assert result.returncode == 2
@@ -85,9 +103,23 @@ def test_killed_run_leaves_a_cache_the_next_run_uses(tmp_path, weights_path, pho
     for i in range(64):
         photo_maker(folder / f"p{i:02d}.jpg", ("red", "sky", "stripes")[i % 3], i, size=(300, 200))
     cache = tmp_path / "cache"
-    proc = subprocess.Popen([sys.executable, str(REPO / "main.py"), "cluster", str(folder), "--weights",
-                             str(weights_path), "--cache-dir", str(cache), "--batch-size", "4", "--quiet"],
-                            stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "main.py"),
+            "cluster",
+            str(folder),
+            "--weights",
+            str(weights_path),
+            "--cache-dir",
+            str(cache),
+            "--batch-size",
+            "4",
+            "--quiet",
+        ],
+        stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
     db = None
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:  # kill once some batches are committed
@@ -132,8 +164,10 @@ def _place(tmp_path, kind):
     return ro / "sub" / "m.csv"
 
 
-@pytest.mark.parametrize("option, kind", [("--manifest", "dir"), ("--manifest", "readonly"),
-                                          ("--cache-dir", "file"), ("--cache-dir", "readonly")])
+@pytest.mark.parametrize(
+    "option, kind",
+    [("--manifest", "dir"), ("--manifest", "readonly"), ("--cache-dir", "file"), ("--cache-dir", "readonly")],
+)
 def test_an_unusable_manifest_or_cache_place_is_one_line(photo_folder, tmp_path, weights_path, option, kind):
     """Issue 9 item 9: one line and exit 1, no traceback (checked before any photo is analysed)."""
     place = _place(tmp_path, kind)

@@ -60,8 +60,11 @@ def test_first_frame_of_animated_gif(tmp_path):
 
 @pytest.mark.parametrize(
     "content, reason",
-    [(b"", "empty file"), (b"this is not an image at all", "not an image"),
-     (b"\x89PNG\r\n\x1a\n" + b"garbage" * 10, "truncated|damaged|not an image")],
+    [
+        (b"", "empty file"),
+        (b"this is not an image at all", "not an image"),
+        (b"\x89PNG\r\n\x1a\n" + b"garbage" * 10, "truncated|damaged|not an image"),
+    ],
 )
 def test_unreadable_files_raise_decode_error_with_reason(tmp_path, content, reason):
     path = tmp_path / "bad.jpg"

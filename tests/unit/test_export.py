@@ -665,7 +665,8 @@ def test_an_interrupted_move_is_finished_as_it_was_planned(tmp_path):
     report = run(run_export(plan))
     assert len(report.done) == 6 and not report.skipped
     assert {rel: data for rel, data in files_under(dest).items()} == {
-        f"{cluster}/{rel}": originals[rel] for rel, cluster in first}
+        f"{cluster}/{rel}": originals[rel] for rel, cluster in first
+    }
     fresh = plan_export(root, [], dest, "move")  # finished: a new export plans afresh
     assert not fresh.resumed and fresh.items == []
 
@@ -688,8 +689,13 @@ def test_a_killed_undo_across_filesystems_leaves_no_hidden_link_behind(photos, m
     root, originals, assignments, dest = photos
     export_all(root, assignments, dest, "move")
     real_link = os.link
-    monkeypatch.setattr(export.os, "link", lambda src, dst, **kw: real_link(src, dst) if str(src).endswith(
-        export.PARTIAL_SUFFIX) else _no_hardlinks(src, dst))
+    monkeypatch.setattr(
+        export.os,
+        "link",
+        lambda src, dst, **kw: (
+            real_link(src, dst) if str(src).endswith(export.PARTIAL_SUFFIX) else _no_hardlinks(src, dst)
+        ),
+    )
     real_remove = export._remove_quietly
 
     def killed_before_the_temp_goes(path):

@@ -14,8 +14,11 @@ from engine.export import _key, plan_export
 part = st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)), min_size=1, max_size=12)
 long_part = st.integers(1, 3).map(lambda n: "é" * n + "x" * (255 - 2 * n - 4) + ".jpg")  # 255 bytes, the most there is
 rels = st.lists(st.lists(part | long_part, min_size=1, max_size=3).map("/".join), min_size=1, max_size=12)
-clusters = st.lists(st.text(max_size=300) | st.sampled_from(["..", ".", "/", "manifest.csv", "CON", "a/../b", ""]),
-                    min_size=1, max_size=4)
+clusters = st.lists(
+    st.text(max_size=300) | st.sampled_from(["..", ".", "/", "manifest.csv", "CON", "a/../b", ""]),
+    min_size=1,
+    max_size=4,
+)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -50,15 +50,20 @@ def test_two_concurrent_move_exports_into_one_dest_lose_nothing(tmp_path):
                 (root / name).write_bytes(data)
                 originals.append(data)
         procs = [
-            subprocess.Popen([sys.executable, "-c", RUNNER, str(root), str(dest), json.dumps(NAMES)], cwd=REPO,
-                             env=env, stderr=subprocess.PIPE)
+            subprocess.Popen(
+                [sys.executable, "-c", RUNNER, str(root), str(dest), json.dumps(NAMES)],
+                cwd=REPO,
+                env=env,
+                stderr=subprocess.PIPE,
+            )
             for root in roots
         ]
         errs = [p.communicate(timeout=120)[1].decode() for p in procs]
         assert all(p.returncode == 0 for p in procs), errs
         present = [p.read_bytes() for root in roots for p in root.iterdir()]
-        present += [p.read_bytes() for p in dest.rglob("*") if p.is_file() and not p.name.startswith(".")
-                    and p.parent != dest]
+        present += [
+            p.read_bytes() for p in dest.rglob("*") if p.is_file() and not p.name.startswith(".") and p.parent != dest
+        ]
         lost = [i for i, data in enumerate(originals) if data not in present]
         assert not lost, f"trial {trial}: {len(lost)} photos lost; {errs}"
         assert not [p for p in base.rglob("*") if p.name.endswith(export.PARTIAL_SUFFIX)]

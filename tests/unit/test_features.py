@@ -47,8 +47,9 @@ def test_cancel_stops_between_batches(extractor, photo_folder):
     assert seen == 1
 
 
-@pytest.mark.parametrize("gpu, bf16, expected", [(True, True, "float16"), (False, True, "bfloat16"),
-                                                 (False, False, "float32")])
+@pytest.mark.parametrize(
+    "gpu, bf16, expected", [(True, True, "float16"), (False, True, "bfloat16"), (False, False, "float32")]
+)
 def test_precision_is_chosen_for_the_hardware(monkeypatch, gpu, bf16, expected):
     monkeypatch.setattr(features, "gpu_available", lambda: gpu)
     monkeypatch.setattr(features, "cpu_has_bf16", lambda: bf16)

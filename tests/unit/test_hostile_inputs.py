@@ -27,8 +27,10 @@ NO_ENTRY_DIR = "no-entry"
 
 def _png_declaring(width: int, height: int) -> bytes:
     """A PNG whose header claims a huge image but holds almost no data."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 10)) + chunk(b"IEND", b"")
 
@@ -145,11 +147,13 @@ def hostile(tmp_path, photo_maker, monkeypatch):
 
 def _change_the_world(root):
     """A progress hook that deletes one photo after the scan and rewrites another after fingerprinting."""
+
     def on_progress(progress):
         if progress.stage == "scan" and progress.total:
             (root / "deleted-during-run.jpg").unlink(missing_ok=True)
         if progress.stage == "cache":
             Image.new("RGB", (70, 70), "orange").save(root / "rewritten-during-run.jpg")
+
     return on_progress
 
 
@@ -176,10 +180,27 @@ def test_every_hostile_kind_is_handled(hostile, extractor, tmp_path):
     assert reason("deleted-during-run.jpg") == "file disappeared before it could be read"
     for i in range(3):
         reason(f"all-broken/b{i}.jpg")
-    for rel in ["deep16.png", "cmyk.jpg", "palette.png", "anim.gif", "exif3.jpg", "exif6.jpg", "exif8.jpg",
-                "grey.jpg", "one-pixel.png", "panorama.jpg", "rewritten-during-run.jpg", "with spaces.jpg",
-                "ünïcødé.jpg", "emoji 📷.jpg", "new\nline.jpg", "-leading-dash.jpg", "Case.jpg", "case.jpg",
-                *[f"same/{i}/IMG_0001.jpg" for i in range(5)]]:
+    for rel in [
+        "deep16.png",
+        "cmyk.jpg",
+        "palette.png",
+        "anim.gif",
+        "exif3.jpg",
+        "exif6.jpg",
+        "exif8.jpg",
+        "grey.jpg",
+        "one-pixel.png",
+        "panorama.jpg",
+        "rewritten-during-run.jpg",
+        "with spaces.jpg",
+        "ünïcødé.jpg",
+        "emoji 📷.jpg",
+        "new\nline.jpg",
+        "-leading-dash.jpg",
+        "Case.jpg",
+        "case.jpg",
+        *[f"same/{i}/IMG_0001.jpg" for i in range(5)],
+    ]:
         assert rel in images, f"{rel} should have been clustered"
     assert any(p.endswith("level39/deep.jpg") for p in images)
     assert not any(p.startswith("loop/") for p in images)  # the loop was not followed

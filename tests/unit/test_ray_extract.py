@@ -12,8 +12,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def main_py(*args, **kw):
-    return subprocess.run([sys.executable, str(REPO / "main.py"), *map(str, args)], check=False, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, **kw)
+    return subprocess.run(
+        [sys.executable, str(REPO / "main.py"), *map(str, args)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -47,13 +53,17 @@ def test_ray_extraction_matches_local_and_cluster_then_runs_no_model(folder, tmp
     cache = tmp_path / "ray-cache"
     ray_extract.connect(None, num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024 * 1024)
     try:
-        report = run(ray_extract.extract(folder, extractor.weights, precision=extractor.precision, batch_size=2,
-                                         workers=2, cache_dir=cache))
+        report = run(
+            ray_extract.extract(
+                folder, extractor.weights, precision=extractor.precision, batch_size=2, workers=2, cache_dir=cache
+            )
+        )
     finally:
         ray.shutdown()
     assert (report.extracted, report.cached, report.photos) == (6, 0, 6)
     assert [(s.path, "not an image" in s.reason or "damaged" in s.reason) for s in report.skipped] == [
-        ("broken.jpg", True)]
+        ("broken.jpg", True)
+    ]
     assert report.model_id == extractor.model_id
 
     from_ray = cached_vectors(extractor.model_id, cache, folder)
@@ -65,8 +75,19 @@ def test_ray_extraction_matches_local_and_cluster_then_runs_no_model(folder, tmp
     assert cosine.min() >= 0.999, cosine
 
     # the cache is the one `cluster` reads: every photo comes from it, none reaches the model
-    clustered = main_py("cluster", folder, "--weights", weights_path, "--cache-dir", cache, "--clusters", "3",
-                        "--precision", extractor.precision, "--quiet")
+    clustered = main_py(
+        "cluster",
+        folder,
+        "--weights",
+        weights_path,
+        "--cache-dir",
+        cache,
+        "--clusters",
+        "3",
+        "--precision",
+        extractor.precision,
+        "--quiet",
+    )
     assert clustered.returncode == 0, clustered.stderr
     assert "0 analysed, 6 from cache" in clustered.stderr
 
@@ -77,16 +98,20 @@ def test_local_extract_fills_the_cache_cluster_uses(folder, tmp_path, weights_pa
     assert first.returncode == 0, first.stderr
     assert "Features of 6 photos are in the cache (locally" in first.stderr
     assert "6 analysed" in first.stderr and "broken.jpg" in first.stderr
-    clustered = main_py("cluster", folder, "--weights", weights_path, "--cache-dir", cache, "--clusters", "2",
-                        "--quiet")
+    clustered = main_py(
+        "cluster", folder, "--weights", weights_path, "--cache-dir", cache, "--clusters", "2", "--quiet"
+    )
     assert clustered.returncode == 0, clustered.stderr
     assert "0 analysed, 6 from cache" in clustered.stderr
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--workers", "0"], "--workers: must be at least 1"),
-    (["--precision", "int4"], "--precision: invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--workers", "0"], "--workers: must be at least 1"),
+        (["--precision", "int4"], "--precision: invalid choice"),
+    ],
+)
 def test_bad_arguments_give_one_line_and_exit_2(folder, args, expected):
     result = main_py("extract", folder, *args)
     assert result.returncode == 2

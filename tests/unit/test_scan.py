@@ -6,8 +6,15 @@ from engine.scan import EXPORT_MARKER, scan_folder
 
 
 def test_finds_every_supported_format_in_any_case_recursively(tmp_path, photo_maker):
-    for name, fmt in [("a.JPG", "JPEG"), ("b.png", "PNG"), ("c.WebP", "WEBP"), ("d.bmp", "BMP"),
-                      ("e.tiff", "TIFF"), ("sub/f.gif", "GIF"), ("sub/deeper/g.jpeg", "JPEG")]:
+    for name, fmt in [
+        ("a.JPG", "JPEG"),
+        ("b.png", "PNG"),
+        ("c.WebP", "WEBP"),
+        ("d.bmp", "BMP"),
+        ("e.tiff", "TIFF"),
+        ("sub/f.gif", "GIF"),
+        ("sub/deeper/g.jpeg", "JPEG"),
+    ]:
         photo_maker(tmp_path / name, "red", fmt=fmt)
     (tmp_path / "notes.txt").write_text("not a photo")
     result = scan_folder(tmp_path)
@@ -62,4 +69,5 @@ def test_a_folder_link_leading_outside_is_listed_not_followed(tmp_path, photo_ma
     result = scan_folder(root)
     assert result.images == ["a.jpg", "in-link/b.jpg"] or result.images == ["a.jpg", "real/b.jpg"]
     assert [(s.path, s.reason) for s in result.skipped] == [
-        ("out-link", "a link to a folder outside the opened folder; not followed")]
+        ("out-link", "a link to a folder outside the opened folder; not followed")
+    ]

@@ -21,6 +21,7 @@ NOBODY = 65534
 
 def scan_as_unprivileged(root: Path) -> dict:
     """scan_folder(root) as a user without root's powers; the result (or the exception) as a dict."""
+
     def scan() -> dict:
         try:
             result = scan_folder(root)

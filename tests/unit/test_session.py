@@ -149,8 +149,15 @@ def test_second_instance_on_a_folder_is_told(tmp_path):
         with pytest.raises(FolderInUse, match="already open in another PhotoCluster window"):
             FolderLock(tmp_path / "photos", tmp_path / "data").acquire()
         other = subprocess.run(
-            [sys.executable, "-c", "import sys; from engine.lock import FolderLock, FolderInUse\n"
-             "try:\n FolderLock(sys.argv[1], sys.argv[2]).acquire()\nexcept FolderInUse: sys.exit(3)",
-             str(tmp_path / "photos"), str(tmp_path / "data")], cwd=repo)
+            [
+                sys.executable,
+                "-c",
+                "import sys; from engine.lock import FolderLock, FolderInUse\n"
+                "try:\n FolderLock(sys.argv[1], sys.argv[2]).acquire()\nexcept FolderInUse: sys.exit(3)",
+                str(tmp_path / "photos"),
+                str(tmp_path / "data"),
+            ],
+            cwd=repo,
+        )
         assert other.returncode == 3  # another process is refused too
     FolderLock(tmp_path / "photos", tmp_path / "data").acquire()  # free again once released

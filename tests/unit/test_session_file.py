@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from engine.session import Session, SessionError, load_or_set_aside
 
 GOOD = {
-    "version": 1, "root": "/photos", "settings": {"clusters": "auto", "method": "kmeans"},
+    "version": 1,
+    "root": "/photos",
+    "settings": {"clusters": "auto", "method": "kmeans"},
     "clusters": [{"id": 0, "name": "Sea"}],
     "images": [{"path": "a.jpg", "cluster": 0, "pinned": True, "confidence": 0.5}],
     "representatives": {"0": "a.jpg"},
@@ -27,21 +29,24 @@ def _with(**changes):
     return json.dumps({**GOOD, **changes})
 
 
-@pytest.mark.parametrize("text", [
-    _with(representatives=None),
-    _with(clusters=[{"id": math.inf, "name": "x"}]).replace("inf", "Infinity"),
-    _with(clusters=[{"id": "NaN", "name": "x"}]),
-    _with(clusters=[{"id": True, "name": "x"}]),
-    _with(images=[{"path": "a.jpg", "cluster": 0, "confidence": math.nan}]).replace("NaN", "NaN"),
-    _with(images=[{"path": 3, "cluster": 0}]),
-    _with(images=[{"path": "a.jpg", "cluster": 0, "pinned": "yes"}]),
-    _with(images=None),
-    _with(settings=[]),
-    _with(root=None),
-    _with(representatives={"x": "a.jpg"}),
-    "[" * 100_000 + "]" * 100_000,
-    '{"version": 1, "root": "/p", "settings": ' + '{"a": ' * 5000 + "1" + "}" * 5001,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        _with(representatives=None),
+        _with(clusters=[{"id": math.inf, "name": "x"}]).replace("inf", "Infinity"),
+        _with(clusters=[{"id": "NaN", "name": "x"}]),
+        _with(clusters=[{"id": True, "name": "x"}]),
+        _with(images=[{"path": "a.jpg", "cluster": 0, "confidence": math.nan}]).replace("NaN", "NaN"),
+        _with(images=[{"path": 3, "cluster": 0}]),
+        _with(images=[{"path": "a.jpg", "cluster": 0, "pinned": "yes"}]),
+        _with(images=None),
+        _with(settings=[]),
+        _with(root=None),
+        _with(representatives={"x": "a.jpg"}),
+        "[" * 100_000 + "]" * 100_000,
+        '{"version": 1, "root": "/p", "settings": ' + '{"a": ' * 5000 + "1" + "}" * 5001,
+    ],
+)
 def test_a_damaged_file_is_set_aside_and_never_crashes_the_loader(tmp_path, text):
     path = tmp_path / "s.json"
     path.write_text(text)
@@ -64,13 +69,30 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=20,
 )
-keys = st.sampled_from(["version", "root", "settings", "clusters", "images", "representatives", "id", "name",
-                        "path", "cluster", "pinned", "confidence"])
+keys = st.sampled_from(
+    [
+        "version",
+        "root",
+        "settings",
+        "clusters",
+        "images",
+        "representatives",
+        "id",
+        "name",
+        "path",
+        "cluster",
+        "pinned",
+        "confidence",
+    ]
+)
 session_like = st.fixed_dictionaries(
     {"version": st.sampled_from([1, 1.0, "1", None])},
-    optional={k: json_values | st.dictionaries(keys, json_values, max_size=4) | st.lists(
-        st.dictionaries(keys, json_values, max_size=5), max_size=3) for k in
-        ["root", "settings", "clusters", "images", "representatives"]},
+    optional={
+        k: json_values
+        | st.dictionaries(keys, json_values, max_size=4)
+        | st.lists(st.dictionaries(keys, json_values, max_size=5), max_size=3)
+        for k in ["root", "settings", "clusters", "images", "representatives"]
+    },
 )
 
 
