@@ -31,6 +31,8 @@ AUTO_SAMPLE = 3_000
 AUTO_K_RANGE = (2, 15)
 AUTO_TIE = 0.01  # silhouettes closer than this are ties (sampling noise); ties go to the larger k
 PCA_DIMS = 64
+PCA_FIT_ROWS = 20_000  # PCA is fitted on at most this many photos (a seeded sample), applied to all
+PREPARE_CHUNK = 8192
 SMOOTH_NEIGHBOURS = 10
 SMOOTH_ROUNDS = 2
 SMOOTH_POWER = 3.0
@@ -55,14 +57,24 @@ def prepare(features: np.ndarray, seed: int = 0) -> np.ndarray:
     towards its nearest neighbours (alpha query expansion, two rounds): photos
     pulled towards their neighbours form tighter, better separated groups.
     """
-    x = _l2(descriptor.expand(features))
-    x = _l2(x - x.mean(axis=0))
-    dims = min(PCA_DIMS, x.shape[0] - 1, x.shape[1])
-    if dims >= 2:
-        fit_rows = x if x.shape[0] <= 20_000 else x[_sample(x.shape[0], 20_000, seed)]
-        pca = PCA(n_components=dims, random_state=seed, svd_solver="randomized" if len(fit_rows) > 5000 else "auto")
-        x = _l2(pca.fit(fit_rows).transform(x).astype(np.float32))
-    return smooth(x, seed)
+    n = len(features)
+    chunks = [slice(s, min(s + PREPARE_CHUNK, n)) for s in range(0, n, PREPARE_CHUNK)]
+    expanded = lambda rows: _l2(descriptor.expand(features[rows]))
+    # In chunks: the expanded n x 1536 matrix and its centred copy were 1.2 GB at 100,000 photos
+    # (bench/scale.py); only the 64-dimensional result is ever whole.
+    mean = sum(expanded(rows).sum(axis=0, dtype=np.float64) for rows in chunks) / max(n, 1)
+    centred = lambda rows: _l2(expanded(rows) - mean.astype(np.float32))
+    width = descriptor.expand(features[:1]).shape[1]
+    dims = min(PCA_DIMS, n - 1, width)
+    if dims < 2:
+        return smooth(np.vstack([centred(rows) for rows in chunks]) if n else np.zeros((0, width), np.float32), seed)
+    fit_rows = centred(slice(None) if n <= PCA_FIT_ROWS else _sample(n, PCA_FIT_ROWS, seed))
+    pca = PCA(n_components=dims, random_state=seed, svd_solver="randomized" if len(fit_rows) > 5000 else "auto")
+    pca.fit(fit_rows)
+    x = np.empty((n, dims), dtype=np.float32)
+    for rows in chunks:
+        x[rows] = pca.transform(centred(rows))
+    return smooth(_l2(x), seed)
 
 
 def smooth(x: np.ndarray, seed: int = 0) -> np.ndarray:
