@@ -39,7 +39,7 @@ def _colors(dark: bool) -> dict[str, str]:
         "base": "#ffffff",
         "alt": "#f7f8fa",
         "text": "#1f2328",
-        "muted": "#6a717c",
+        "muted": "#5f6670",  # 4.5:1 or more on every background below (WCAG AA)
         "border": "#dcdfe4",
         "panel": "#eceef1",
         "hover": "#e6e9ee",
