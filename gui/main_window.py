@@ -240,6 +240,13 @@ class MainWindow(QMainWindow):
     def _connect_grid_selection(self) -> None:
         self.grid.selectionModel().selectionChanged.connect(self._update_actions)
         self.grid.selectionModel().selectionChanged.connect(self._selection_to_docks)
+        self.grid.selectionModel().selectionChanged.connect(self._show_selected_count)
+        self.grid.model().modelReset.connect(self._show_selected_count)
+        self.grid.model().rowsRemoved.connect(self._show_selected_count)
+
+    def _show_selected_count(self) -> None:
+        if hasattr(self, "status_area"):
+            self.status_area.set_selected(len(self.grid.selectionModel().selectedIndexes()), self.grid.model().rowCount())
 
     def _connect_jobs(self) -> None:
         jobs = self.jobs
@@ -590,6 +597,7 @@ class MainWindow(QMainWindow):
 
     # ==== keeping ===================================================================
     def _session_changed(self, change: Change) -> None:
+        self.set_status("")  # what the last message said is no longer news; a job's result says so after this
         if change.images:  # the near-duplicate groups were of other paths
             self.stacked_images.set_groups(self.duplicate_groups if self.stack_action.isChecked() else [])
         self._update_header()
