@@ -58,14 +58,14 @@ def load_photo(path: Path) -> PhotoFacts:
     if taken is None:
         taken = dt.datetime.fromtimestamp(st.st_mtime)
     try:
-        im = open_rgb(path, PREVIEW_SIDE)
+        rgb = open_rgb(path, PREVIEW_SIDE)
     except DecodeError as exc:
         return PhotoFacts(None, width, height, st.st_size, taken, str(exc), exif_date)
-    if max(im.size) > PREVIEW_SIDE:
-        im.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.LANCZOS)
+    if max(rgb.size) > PREVIEW_SIDE:
+        rgb.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.LANCZOS)
     if not width:
-        width, height = im.size
-    image = QImage(im.tobytes(), im.width, im.height, 3 * im.width, QImage.Format.Format_RGB888).copy()
+        width, height = rgb.size
+    image = QImage(rgb.tobytes(), rgb.width, rgb.height, 3 * rgb.width, QImage.Format.Format_RGB888).copy()
     return PhotoFacts(image, width, height, st.st_size, taken, exif_date=exif_date)
 
 
@@ -168,7 +168,8 @@ class PreviewDialog(QDialog):
         self.position.setText(f"{self.row + 1} of {count}")
         self.back.setEnabled(self.row > 0)
         self.forward.setEnabled(self.row < count - 1)
-        self._pool.submit(_load_for, self.model.session.root, path, done=self._loaded)
+        if self.model.session is not None:
+            self._pool.submit(_load_for, self.model.session.root, path, done=self._loaded)
 
     def _loaded(self, result) -> None:
         path, facts = result
@@ -183,9 +184,10 @@ class PreviewDialog(QDialog):
         if facts.taken:
             when = facts.taken.strftime("%d %b %Y, %H:%M")
             parts.append(f"taken {when}" if facts.exif_date else f"file changed {when}")
-        cid = self.model.session.labels.get(path)
-        if cid is not None:
-            parts.append(f"in {self.model.session.name(cid)}")
+        session = self.model.session
+        cid = session.labels.get(path) if session is not None else None
+        if session is not None and cid is not None:
+            parts.append(f"in {session.name(cid)}")
         self.info.setText("  ·  ".join(parts))
         self.facts = facts
 
