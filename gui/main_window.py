@@ -20,6 +20,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
+    QDialog,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -34,11 +35,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-import engine
 from engine.cluster import UNSORTED
 from engine.session import Change, Session
 from engine.weights import WeightsError, resolve_weights
 
+from . import help as help_pages
 from . import menus
 from . import settings as app_settings
 from .actions import State, build_actions, update_enabled
@@ -74,6 +75,8 @@ class MainWindow(QMainWindow):
     duplicates_action: QAction
     export_action: QAction
     feature_maps_action: QAction
+    guide_action: QAction
+    shortcuts_action: QAction
     new_cluster_action: QAction
     open_action: QAction
     quit_action: QAction
@@ -104,6 +107,7 @@ class MainWindow(QMainWindow):
         self.images = ImageModel(self.loader, self)
         self.editor.refused.connect(self._edit_refused)
         self.clusters = ClusterModel(self.loader, self.editor, self)
+        self.help_window: QDialog | None = None  # the last shortcuts sheet or guide opened
         self.jobs = AnalysisController(self.document, self.editor, self._wanted_settings, self)
 
         self.setWindowTitle("PhotoCluster")
@@ -583,13 +587,16 @@ class MainWindow(QMainWindow):
             self.editor.relocate(paths)
 
     def show_about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About PhotoCluster",
-            f"<h3>PhotoCluster {escape(engine.__version__)}</h3><p>Sorts photos by what is in them: "
-            "a VGG16 network describes each photo, and similar descriptions are grouped. Correct the "
-            "groups by dragging, then export them into folders.</p>",
-        )
+        QMessageBox.about(self, "About PhotoCluster", help_pages.about_html())
+
+    def show_shortcuts(self) -> None:
+        actions = help_pages.menu_actions(self.menuBar().actions())
+        self.help_window = help_pages.HelpWindow("Keyboard Shortcuts", self, html=help_pages.shortcuts_html(actions))
+        self.help_window.show()
+
+    def show_guide(self) -> None:
+        self.help_window = help_pages.HelpWindow("PhotoCluster Guide", self, markdown=help_pages.guide_markdown())
+        self.help_window.show()
 
     def _show_skipped_banner(self, extra: str = "") -> None:
         n = len(self.skipped)

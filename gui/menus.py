@@ -72,7 +72,11 @@ def build_menus(window: MainWindow) -> None:
     view.addAction(window.feature_maps_action)
     edit.addSeparator()
     edit.addAction(window.duplicates_action)
-    bar.addMenu("&Help").addAction(window.about_action)
+    help_menu = bar.addMenu("&Help")
+    help_menu.addAction(window.guide_action)
+    help_menu.addAction(window.shortcuts_action)
+    help_menu.addSeparator()
+    help_menu.addAction(window.about_action)
 
 
 def build_toolbar(window: MainWindow) -> None:
