@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMenu, QTextBrowser, QVBoxLayout, QWidget
 
 import engine
 
@@ -49,7 +49,7 @@ def menu_actions(top: list[QAction]) -> list[QAction]:
     out = []
     for action in top:
         menu = action.menu()
-        if menu is not None:
+        if isinstance(menu, QMenu):
             out.extend(menu_actions(menu.actions()))
         elif not action.isSeparator():
             out.append(action)
