@@ -181,8 +181,8 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcuts(redo_shortcuts())
         self.redo_action.setIcon(icon("redo"))
         self.move_actions = []
-        for n in range(1, 10):
-            action = QAction(f"Send to cluster {n}", self)
+        for n in range(10):
+            action = QAction(f"Send to cluster {n}" if n else "Send to Unsorted", self)
             action.setShortcut(QKeySequence(str(n)))
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             action.triggered.connect(lambda _=False, number=n: self.send_to_numbered(number))
@@ -455,11 +455,10 @@ class MainWindow(QMainWindow):
             self.editor.move(paths, cluster)
 
     def send_to_numbered(self, n: int) -> None:
-        """Keys 1-9: move the selection to the n-th cluster of the side list."""
-        targets = self.clusters.sorting_targets()
-        if self.session is None or not 1 <= n <= len(targets):
-            return
-        self.move_selection(targets[n - 1])
+        """Keys 1-9: move the selection to the cluster shown with that key in the side list; 0: to Unsorted."""
+        cid = self.clusters.cluster_for_key(n) if self.session is not None else None
+        if cid is not None:
+            self.move_selection(cid)
 
     def new_cluster_from_selection(self) -> None:
         paths = self.selected_paths()
@@ -610,6 +609,8 @@ class MainWindow(QMainWindow):
     # ==== keeping ===================================================================
     def _session_changed(self, change: Change) -> None:
         self.set_status("")  # what the last message said is no longer news; a job's result says so after this
+        if change.settings and self.session is not None:  # a regroup, or its undo: show the method it used
+            self._show_settings(self.session.settings)
         if change.images:  # the near-duplicate groups were of other paths
             self.stacked_images.set_groups(self.duplicate_groups if self.stack_action.isChecked() else [])
         self._update_header()

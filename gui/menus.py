@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QSizePolicy, QSlider, QSpinBox, QToolButton, QWidget
 
 from engine.cluster import UNSORTED
@@ -145,15 +144,15 @@ def fill_move_menu(window: MainWindow, menu: QMenu) -> None:
         return
     has_selection = bool(window.grid.selectionModel().hasSelection())
     targets = window.clusters.sorting_targets()
-    for n, cid in enumerate(targets, start=1):
-        action = menu.addAction(session.name(cid))
-        if n <= 9:
-            action.setShortcut(QKeySequence(str(n)))
-            action.setShortcutVisibleInContextMenu(True)
+    for cid in targets:
+        key = window.clusters.key_of(cid)
+        # the key is shown after a tab, not set as a shortcut: the grid's own key actions answer it, and a
+        # second action with the same key would make Qt call the key ambiguous and answer neither
+        action = menu.addAction(f"{session.name(cid)}\t{key}" if key else session.name(cid))
         action.setEnabled(has_selection and cid != window.images.cluster)
         action.triggered.connect(lambda _=False, c=cid: window.move_selection(c))
     if UNSORTED not in targets:
-        action = menu.addAction("Unsorted")
+        action = menu.addAction("Unsorted\t0")
         action.setEnabled(has_selection)
         action.triggered.connect(lambda _=False: window.move_selection(UNSORTED))
 
