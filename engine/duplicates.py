@@ -246,7 +246,7 @@ def adds_detail(big: str, small: str, root: str | os.PathLike | None = None) -> 
     except DecodeError:
         return True
     limit = max(b.size) / max(a.size)
-    baseline = b.resize(a.size, Image.LANCZOS)
+    baseline = b.resize(a.size, Image.Resampling.LANCZOS)
     return _energy_above(_centre(a), limit) > ENLARGED_RATIO * _energy_above(_centre(baseline), limit)
 
 
