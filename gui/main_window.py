@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
     method_combo: QComboBox
     size_slider: QSlider
     toolbar: QToolBar
+    toolbar_labels: list[QAction]
 
     def __init__(self, weights: str | None = None, parent=None):
         super().__init__(parent)
@@ -223,7 +225,9 @@ class MainWindow(QMainWindow):
         main_layout.setContentsMargins(0, 0, 0, 0)
         main_layout.setSpacing(0)
         self.grid_title = QLabel(objectName="gridTitle")
+        self.grid_title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens
         self.grid_subtitle = QLabel(objectName="gridSubtitle")
+        self.grid_subtitle.setWordWrap(True)
         main_layout.addWidget(self.grid_title)
         main_layout.addWidget(self.grid_subtitle)
         self.grid = PhotoGrid()
@@ -669,6 +673,10 @@ class MainWindow(QMainWindow):
         if folder is not None:
             event.acceptProposedAction()
             QTimer.singleShot(0, lambda: self.open_folder(folder))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        menus.fit_toolbar(self)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.jobs.cancel_all(wait=True)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .main_window import MainWindow
 
 SIZES = (72, 256, 160)  # thumbnail slider: min, max, default
+COMPACT_BELOW = 1100  # window width under which the toolbar goes icon-only
 
 
 def build_menus(window: MainWindow) -> None:
@@ -89,14 +90,14 @@ def build_toolbar(window: MainWindow) -> None:
     tools.widgetForAction(window.analyse_action).setObjectName("primary")
     tools.addAction(window.cancel_action)
     tools.addSeparator()
-    tools.addWidget(QLabel("Clusters"))
+    window.toolbar_labels = [tools.addWidget(QLabel("Clusters"))]
     window.k_spin = QSpinBox()
     window.k_spin.setRange(0, 60)
     window.k_spin.setSpecialValueText("Auto")
     window.k_spin.setToolTip("How many clusters to make; Auto picks the number that separates the photos best")
     window.k_spin.setMinimumWidth(72)
     tools.addWidget(window.k_spin)
-    tools.addWidget(QLabel("Method"))
+    window.toolbar_labels.append(tools.addWidget(QLabel("Method")))
     window.method_combo = QComboBox()
     for label, key in METHODS:
         window.method_combo.addItem(label, key)
@@ -134,6 +135,26 @@ def build_toolbar(window: MainWindow) -> None:
     large.setPixmap(icon("zoom-large").pixmap(18, 18))
     tools.addWidget(large)
     window.toolbar = tools
+    fit_toolbar(window)
+
+
+def fit_toolbar(window: MainWindow) -> None:
+    """Below COMPACT_BELOW pixels the toolbar shows icons only (text stays in the tooltips) and drops the two
+    labels, so Export and the zoom slider stay on it rather than behind the overflow arrow."""
+    compact = window.width() < COMPACT_BELOW
+    tools = window.toolbar
+    if tools.property("compact") == compact:
+        return
+    tools.setProperty("compact", compact)
+    tools.setToolButtonStyle(
+        Qt.ToolButtonStyle.ToolButtonIconOnly if compact else Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+    )
+    for action in (window.undo_action, window.redo_action):
+        tools.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+    tools.widgetForAction(window.analyse_action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    for label in window.toolbar_labels:
+        label.setVisible(not compact)
+    window.size_slider.setFixedWidth(96 if compact else 140)
 
 
 # ---- menus filled when they open ---------------------------------------------------------
