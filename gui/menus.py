@@ -149,9 +149,14 @@ def fit_toolbar(window: MainWindow) -> None:
     tools.setToolButtonStyle(
         Qt.ToolButtonStyle.ToolButtonIconOnly if compact else Qt.ToolButtonStyle.ToolButtonTextBesideIcon
     )
-    for action in (window.undo_action, window.redo_action):
-        tools.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
-    tools.widgetForAction(window.analyse_action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    for action, style in (
+        (window.undo_action, Qt.ToolButtonStyle.ToolButtonIconOnly),
+        (window.redo_action, Qt.ToolButtonStyle.ToolButtonIconOnly),
+        (window.analyse_action, Qt.ToolButtonStyle.ToolButtonTextBesideIcon),  # the main step keeps its word
+    ):
+        button = tools.widgetForAction(action)
+        if isinstance(button, QToolButton):
+            button.setToolButtonStyle(style)
     for label in window.toolbar_labels:
         label.setVisible(not compact)
     window.size_slider.setFixedWidth(96 if compact else 140)
