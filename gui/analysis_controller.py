@@ -50,6 +50,8 @@ class AnalysisController(QObject):
         self.split_worker: GeneratorWorker | None = None
         self._recluster_again = False
         self._analysis_started = 0.0
+        self._stage = ""  # the running analysis' last stage ("model" while the image model loads)
+        self.last_result: AnalysisResult | None = None
         self.recluster_timer = QTimer(self, singleShot=True, interval=RECLUSTER_DELAY_MS)
         self.recluster_timer.timeout.connect(self.recluster)
 
@@ -72,6 +74,7 @@ class AnalysisController(QObject):
         if session is None or self.analysis is not None:
             return False
         self._analysis_started = time.monotonic()
+        self._stage = "model"
         self.analysis = start_job(
             analysis_job,
             session.root,
@@ -88,18 +91,24 @@ class AnalysisController(QObject):
     def cancel_analysis(self) -> bool:
         if self.analysis is not None and not self.analysis.cancelled:
             self.analysis.cancel()
-            self.status.emit("Stopping after the current batch…")
+            self.status.emit(
+                "Stopping once the image model has loaded; it stays loaded, so the next analysis starts at once…"
+                if self._stage == "model"
+                else "Stopping after the current batch…"
+            )
             self.busyChanged.emit()
             return True
         return False
 
     def _analysis_progress(self, progress) -> None:
+        self._stage = progress.stage
         if self.analysis is not None and not self.analysis.cancelled:
             self.progress.emit(progress)
 
     def _analysis_done(self, result: AnalysisResult, session: Session) -> None:
         if session is not self.document.session:
             return  # the folder was closed meanwhile
+        self.last_result = result
         analysis = result.analysis
         images_changed = analysis.images != session.images
         session.set_analysis(analysis.images, analysis.features)

@@ -40,6 +40,7 @@ class AnalysisResult:
     analysis: Analysis
     clustering: Clustering
     settings: dict
+    model_load_seconds: float = 0.0  # 0 when the child still held the model from an earlier (or cancelled) run
 
 
 @dataclass
@@ -186,8 +187,16 @@ def _analyse_in_child(root: Path, weights: WeightsSource, settings: dict, cache_
     from engine.pipeline import analyse
 
     progress, cancel = _child["progress"], _child["cancel"]
-    progress.put(Progress("model", 0, 0, message="Loading the image model"))
-    extractor = _extractor(weights)
+    held = _child.get("extractor")
+    fresh = held is None or held.weights != weights
+    progress.put(
+        Progress("model", 0, 0, message="Loading the image model" if fresh else "Using the loaded image model")
+    )
+    started = time.perf_counter()
+    extractor = _extractor(weights)  # kept in this process: a cancelled run leaves it loaded for the next one
+    load_seconds = time.perf_counter() - started if fresh else 0.0
+    if cancel.is_set():  # asked to stop while the model loaded: stop now, before scanning
+        raise Cancelled()
     generator = analyse(root, extractor, cache_dir=cache_dir, cancel=cancel)
     while True:
         try:
@@ -198,4 +207,4 @@ def _analyse_in_child(root: Path, weights: WeightsSource, settings: dict, cache_
     if cancel.is_set():
         raise Cancelled()
     progress.put(Progress("cluster", 0, 0, message=f"Grouping {len(analysis.images)} photos"))
-    return AnalysisResult(analysis, cluster(analysis.features, settings), dict(settings))
+    return AnalysisResult(analysis, cluster(analysis.features, settings), dict(settings), load_seconds)
