@@ -38,6 +38,7 @@ from PIL import Image
 
 from . import descriptor
 from .decode import DecodeError, open_rgb
+from .progress import Progress
 
 HASH_SIZE = 8  # 8 x 8 = 64-bit hashes
 HASH_SAMPLE = 32  # the grey version the DCT runs on
@@ -128,13 +129,6 @@ class DuplicateReport:
                 for b in g.members[i + 1 :]:
                     out.add(frozenset((a, b)))
         return out
-
-
-@dataclass(frozen=True)
-class Progress:
-    done: int
-    total: int
-    message: str = ""
 
 
 # ---- one photo ------------------------------------------------------------------------------
@@ -300,7 +294,7 @@ def find_duplicates(
         raise ValueError("features must have one row per path")
     facts: list[PhotoFacts | None] = [None] * len(paths)
     unreadable: list[tuple[str, str]] = []
-    yield Progress(0, len(paths), "Reading photos")
+    yield Progress("duplicates", 0, len(paths), message="Reading photos")
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="dupes") as pool:
         futures = [pool.submit(_facts_or_reason, p, root) for p in paths]
         for i, fut in enumerate(futures):
@@ -314,13 +308,13 @@ def find_duplicates(
             else:
                 facts[i] = result
             if (i + 1) % 16 == 0 or i + 1 == len(paths):
-                yield Progress(i + 1, len(paths), "Reading photos")
+                yield Progress("duplicates", i + 1, len(paths), message="Reading photos")
     ok = [i for i, f in enumerate(facts) if f is not None]
     read = [f for f in facts if f is not None]
     vectors = None
     if features is not None and ok:
         vectors = _unit(descriptor.expand(np.asarray(features)[ok]))
-    yield Progress(len(paths), len(paths), "Comparing photos")
+    yield Progress("duplicates", len(paths), len(paths), message="Comparing photos")
     pairs = duplicate_pairs(
         np.array([f.phash for f in read], dtype=np.uint64),
         vectors,
