@@ -122,6 +122,13 @@ def analysis_job(root: Path, weights: WeightsSource, settings: dict, cancel: thr
     return (yield from ENGINE.run(_analyse_in_child, args, cancel))
 
 
+def cached_job(root: Path, images: list[str], weights: WeightsSource, cancel: threading.Event):
+    """The features of ``images`` from the feature cache (None if not all are there); no model is loaded."""
+    yield Progress("cache", 0, 0, message="Looking for the analysis from last time")
+    args = (Path(root), list(images), weights, default_cache_dir())
+    return (yield from ENGINE.run(_cached_in_child, args, cancel))
+
+
 def cluster_job(features: np.ndarray, settings: dict, cancel: threading.Event):
     yield Progress("cluster", 0, 0, message="Regrouping photos")
     clustering = yield from ENGINE.run(cluster, (features, dict(settings)), cancel)
@@ -181,6 +188,14 @@ def _split_in_child(root: Path, names: dict, cluster: int, members: list[str], f
     copy.labels = {p: cluster for p in members}
     copy.features = features
     return copy.split(cluster, parts)
+
+
+def _cached_in_child(root: Path, images: list[str], weights: WeightsSource, cache_dir: Path) -> np.ndarray | None:
+    from engine.features import FeatureExtractor
+    from engine.pipeline import cached_features
+
+    model_id = FeatureExtractor(weights, batch_size=BATCH_SIZE).model_id  # the analysis' id; nothing is loaded
+    return cached_features(root, images, model_id, cache_dir)
 
 
 def _analyse_in_child(root: Path, weights: WeightsSource, settings: dict, cache_dir: Path) -> AnalysisResult:

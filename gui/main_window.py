@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         self.editor.refused.connect(self._edit_refused)
         self.clusters = ClusterModel(self.loader, self.editor, self)
         self.help_window: QDialog | None = None  # the last shortcuts sheet or guide opened
+        self._analyse_when_loaded = False  # Analyse asked for (or due) while the cached analysis was being read
         self.jobs = AnalysisController(self.document, self.editor, self._wanted_settings, self)
 
         self.setWindowTitle("PhotoCluster")
@@ -182,6 +183,12 @@ class MainWindow(QMainWindow):
         self.redo_action = self.editor.stack.createRedoAction(self, "Redo")
         self.redo_action.setShortcuts(redo_shortcuts())
         self.redo_action.setIcon(icon("redo"))
+        self.analyse_on_open_action = QAction("Analyse &When a Folder Opens", self, checkable=True)
+        self.analyse_on_open_action.setChecked(app_settings.analyse_on_open())
+        self.analyse_on_open_action.setStatusTip(
+            "Start the analysis by itself when a folder opens (what was analysed before comes from the cache)"
+        )
+        self.analyse_on_open_action.toggled.connect(app_settings.set_analyse_on_open)
         self.move_actions = []
         for n in range(10):
             action = QAction(f"Send to cluster {n}" if n else "Send to Unsorted", self)
@@ -269,6 +276,7 @@ class MainWindow(QMainWindow):
         jobs.weightsMissing.connect(self._show_weights_error)
         jobs.imagesChanged.connect(self._images_changed)
         jobs.busyChanged.connect(self._busy_changed)
+        jobs.cachedLoaded.connect(self._cached_loaded)
         self.k_spin.valueChanged.connect(jobs.settings_changed)
         self.method_combo.currentIndexChanged.connect(jobs.settings_changed)
 
@@ -325,10 +333,14 @@ class MainWindow(QMainWindow):
             )
         elif self.skipped:
             self._show_skipped_banner()
-        if opened.restored:
-            self.set_status(f"Restored your sorting of {n:,} photos from last time. Analyse to refine it.")
+        if not n:
+            self.set_status("No photos here: open another folder.")
+        elif opened.restored:
+            self.set_status(f"Restored your sorting of {n:,} photos from last time.")
         else:
             self.set_status(f"Found {n:,} photos. Press Analyse to group them by what is in them.")
+        self._analyse_when_loaded = False
+        self._after_open(opened.restored)
         self._update_actions()
         _settle_memory()
         return True
@@ -349,9 +361,45 @@ class MainWindow(QMainWindow):
         self.jobs.cancel_all()
         self.document.close()
 
+    def _after_open(self, restored: bool) -> None:
+        """Bring back the analysis from last time from the feature cache (no model, no Analyse needed); if it is
+        not all there, analyse by itself (unless File > Analyse When a Folder Opens is off)."""
+        if self.session is None or not self.session.images:
+            return
+        auto = app_settings.analyse_on_open() and not self.read_only
+        if not (restored or auto):
+            return
+        try:
+            weights = resolve_weights(self.weights_option)
+        except WeightsError:
+            return  # said when the person presses Analyse
+        self._analyse_when_loaded = auto
+        if not self.jobs.load_cached(weights) and auto:
+            self.analyse()
+
+    def _cached_loaded(self, found: bool) -> None:
+        session = self.session
+        if session is None:
+            return
+        if found:
+            self._analyse_when_loaded = False
+            self.set_status(
+                f"Opened with the analysis from last time ({len(session.images):,} photos): "
+                "the map, review and near-duplicates are ready."
+            )
+
+    def _cached_finished(self) -> None:
+        if self.jobs.cached_worker is None and self._analyse_when_loaded:
+            self._analyse_when_loaded = False
+            self.analyse()
+
     # ==== analysing =================================================================
     def analyse(self) -> None:
         if self.session is None or self.jobs.analysing:
+            return
+        if self.jobs.cached_worker is not None:  # the cache is being read: analyse right after, if still needed
+            self._analyse_when_loaded = True
+            self.set_status("Analysing right after the analysis from last time is read…")
             return
         try:
             weights = resolve_weights(self.weights_option)
@@ -370,8 +418,11 @@ class MainWindow(QMainWindow):
 
     def _busy_changed(self) -> None:
         jobs = self.jobs
-        self.status_area.set_busy(jobs.analysing or jobs.recluster_worker is not None, analysing=jobs.analysing)
+        busy = jobs.analysing or jobs.recluster_worker is not None or jobs.cached_worker is not None
+        self.status_area.set_busy(busy, analysing=jobs.analysing)
+        self._update_header()  # the "press Analyse" hint is not for while it runs
         self._update_actions()
+        self._cached_finished()
 
     def _images_changed(self) -> None:
         self._reselect_cluster(ALL)  # the models rebuilt themselves from the Session's Change
@@ -420,8 +471,12 @@ class MainWindow(QMainWindow):
         pinned = sum(1 for p in self.images.paths() if p in session.pinned)
         if pinned:
             parts.append(f"{pinned:,} moved by hand")
-        if not session.names and cid == ALL:
-            parts.append("press Analyse to group them")
+        if not n:
+            parts = ["no photos here"] if cid == ALL else parts
+        elif self.jobs.analysing or self.jobs.cached_worker is not None:
+            parts.append("being analysed: the clusters appear when it is done")
+        elif not session.names and cid == ALL:
+            parts.append("press Analyse to group them" if not self.read_only else "not analysed yet")
         elif cid == UNSORTED:
             parts.append("photos that fit no cluster well")
         else:

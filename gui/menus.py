@@ -34,6 +34,7 @@ def build_menus(window: MainWindow) -> None:
     file_menu.addSeparator()
     file_menu.addAction(window.analyse_action)
     file_menu.addAction(window.cancel_action)
+    file_menu.addAction(window.analyse_on_open_action)
     file_menu.addSeparator()
     file_menu.addAction(window.export_action)
     file_menu.addSeparator()
