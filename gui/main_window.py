@@ -162,6 +162,8 @@ class MainWindow(QMainWindow):
             dock.imagesSelected.connect(self.select_paths)
             dock.imageActivated.connect(self.show_preview)
         self.tabifyDockWidget(self.map_dock, self.review_dock)
+        for dock in (self.map_dock, self.review_dock):
+            dock.visibilityChanged.connect(lambda shown, d=dock: shown and self._size_dock(d))
         self.map_action = self.map_dock.toggleViewAction()
         self.map_action.setText("Similarity &Map")
         self.map_action.setShortcut(QKeySequence("Ctrl+M"))
@@ -250,9 +252,16 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([260, 1000])
+        self._side_width_chosen = False
+        self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_side_width_chosen", True))
         self.pages.addWidget(self.splitter)
         layout.addWidget(self.pages, 1)
         self.setCentralWidget(central)
+
+    def _size_dock(self, dock) -> None:
+        """A dock opens at about a third of the window (it used to open at whatever its contents asked)."""
+        if not dock.isFloating() and dock.width() < self.width() // 3:
+            self.resizeDocks([dock], [max(320, self.width() * 3 // 8)], Qt.Orientation.Horizontal)
 
     def _connect_grid_selection(self) -> None:
         self.grid.selectionModel().selectionChanged.connect(self._update_actions)
@@ -480,7 +489,7 @@ class MainWindow(QMainWindow):
         elif cid == UNSORTED:
             parts.append("photos that fit no cluster well")
         else:
-            parts.append("drag photos onto a cluster, or press 1–9, to move them")
+            parts.append("drag photos onto a cluster, or press its key, to move them")
         self.grid_subtitle.setText("  ·  ".join(parts))
 
     def selected_paths(self) -> list[str]:
@@ -732,6 +741,9 @@ class MainWindow(QMainWindow):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         menus.fit_toolbar(self)
+        if not self._side_width_chosen:  # until the person drags the divider, a narrow window gets a narrow list
+            side = max(200, min(260, self.width() // 5))
+            self.splitter.setSizes([side, max(1, self.splitter.width() - side)])
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.jobs.cancel_all(wait=True)

@@ -229,10 +229,15 @@ class SimilarityMapView(QWidget):
 
     # ---- geometry ------------------------------------------------------------------------
     def plot_rect(self) -> QRectF:
-        """Where the dots go: the widget less the legend's column on the left, so the legend covers none."""
+        """Where the dots go: beside or below the legend, whichever leaves the map larger, so it covers none."""
+        w, h = float(max(1, self.width())), float(max(1, self.height()))
         legend = self.legend_rect()
-        left = legend.right() + 8 if not legend.isEmpty() and self.width() - legend.right() > 160 else 0.0
-        return QRectF(left, 0, max(1.0, self.width() - left), max(1.0, self.height()))
+        if legend.isEmpty():
+            return QRectF(0, 0, w, h)
+        left, top = legend.right() + 4, legend.bottom() + 4
+        if min(w - left, h) >= min(w, h - top):
+            return QRectF(left, 0, max(1.0, w - left), h)
+        return QRectF(0, top, w, max(1.0, h - top))
 
     def _scale(self) -> float:
         plot = self.plot_rect()

@@ -62,14 +62,14 @@ def test_zoom_and_resize_keep_the_scroll_anchor(sorted_window, qtbot, cluster_of
     w = sorted_window
     w.resize(900, 560)
     w.show_all()
-    w.size_slider.setValue(96)
+    w.size_slider.setValue(120)
     _settle(qtbot, w)
     grid = w.grid
-    grid.scrollTo(w.images.index(7), grid.ScrollHint.PositionAtTop)
+    grid.scrollTo(w.images.index(10), grid.ScrollHint.PositionAtTop)
     _settle(qtbot, w)
     anchor = _top_row(grid)
     assert anchor > 0
-    w.size_slider.setValue(220)  # the same pixel offset would now show a much later row
+    w.size_slider.setValue(240)  # the same pixel offset would now show a much later row
     _settle(qtbot, w)
     per_row = max(1, grid.viewport().width() // grid.gridSize().width())
     assert abs(_top_row(grid) - anchor) < per_row, (anchor, _top_row(grid))
