@@ -89,6 +89,7 @@ QListView#grid {{ background: {base}; border: none; outline: 0; }}
 QStatusBar {{ background: {panel}; border-top: 1px solid {border}; color: {muted}; }}
 QStatusBar QLabel {{ color: {muted}; padding: 0 6px; }}
 QSplitter::handle {{ background: {border}; }}
+QToolButton[popupMode="2"] {{ padding-right: 14px; }}
 QFrame#banner {{ border-radius: 8px; margin: 8px 10px 0 10px; }}
 QFrame#banner[kind="error"] {{ background: #fbe9e9; border: 1px solid #eeb4b4; }}
 QFrame#banner[kind="warning"] {{ background: #fff5df; border: 1px solid #f0d595; }}

@@ -36,3 +36,13 @@ def test_wide_window_shows_the_labels_again(sorted_window, qtbot):
     _settle(qtbot)
     assert all(label.isVisible() for label in w.toolbar_labels)
     assert w.toolbar.widgetForAction(w.export_action).toolButtonStyle().name == "ToolButtonTextBesideIcon"
+
+
+def test_the_side_list_never_scrolls_sideways(sorted_window, qtbot):
+    w = sorted_window
+    w.editor.rename(w.session.cluster_ids()[0], "A very long cluster name that does not fit in the list at all")
+    for width in (800, 1280):
+        w.resize(width, 600)
+        _settle(qtbot)
+        assert not w.cluster_view.horizontalScrollBar().isVisible(), width
+        assert w.cluster_view.width() <= 260
