@@ -163,7 +163,7 @@ class MainWindow(QMainWindow):
             dock.imageActivated.connect(self.show_preview)
         self.tabifyDockWidget(self.map_dock, self.review_dock)
         for dock in (self.map_dock, self.review_dock):
-            dock.visibilityChanged.connect(lambda shown, d=dock: shown and self._size_dock(d))
+            dock.visibilityChanged.connect(lambda shown, d=dock: self._size_dock(d) if shown else None)
         self.map_action = self.map_dock.toggleViewAction()
         self.map_action.setText("Similarity &Map")
         self.map_action.setShortcut(QKeySequence("Ctrl+M"))
