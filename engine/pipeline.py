@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Generator
 
 import numpy as np
 
@@ -32,7 +32,7 @@ class Progress:
     message: str = ""
 
     @classmethod
-    def timed(cls, stage: str, done: int, total: int, started: float, message: str = "") -> "Progress":
+    def timed(cls, stage: str, done: int, total: int, started: float, message: str = "") -> Progress:
         """Progress with rate and time left worked out from when the stage ``started`` (perf_counter)."""
         elapsed = time.perf_counter() - started
         rate = done / elapsed if elapsed > 0 else 0.0
@@ -53,13 +53,42 @@ class Analysis:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Live:
+    """What a running analysis knows, for a caller that reads it between progress steps (``progressive``).
+
+    ``paths`` (relative, scan order) and ``features`` have one row per photo with a fingerprint; ``have``
+    says which rows hold features yet. All three are set once the cache has been read, then filled in place.
+    """
+
+    paths: list[str] = field(default_factory=list)
+    features: np.ndarray = field(default_factory=lambda: np.zeros((0, descriptor.SIZE), np.float32))
+    have: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+
+
+def spread_order(n: int) -> np.ndarray:
+    """0..n-1 in bit-reversed order: every prefix is spread evenly over the whole range (every Nth first)."""
+    if n <= 1:
+        return np.arange(n)
+    bits = (n - 1).bit_length()
+    i = np.arange(n, dtype=np.int64)
+    reversed_bits = np.zeros(n, np.int64)
+    for b in range(bits):
+        reversed_bits |= ((i >> b) & 1) << (bits - 1 - b)
+    return np.argsort(reversed_bits, kind="stable")
+
+
 def analyse(
     root: str | Path,
     extractor: FeatureExtractor,
     cache_dir: str | Path | None = None,
     cancel: threading.Event | None = None,
     exclude: tuple = (),
+    spread: bool = False,
+    live: Live | None = None,
 ) -> Generator[Progress, None, Analysis]:
+    """``spread``: analyse the photos in ``spread_order`` (a sample of the whole folder first), not scan order;
+    ``live``: filled in as photos are analysed."""
     started = time.perf_counter()
     yield Progress("scan", 0, 0, message="Looking for photos")
     scan: ScanResult = scan_folder(root, exclude=exclude)
@@ -77,6 +106,10 @@ def analyse(
         have = cache.fill([k.fingerprint for k in keys], features)
         cached = int(have.sum())
         todo = [k for k, found in zip(keys, have) if not found]
+        if spread:
+            todo = [todo[i] for i in spread_order(len(todo))]
+        if live is not None:
+            live.paths, live.features, live.have = [_rel(root, k.path) for k in keys], features, have
         row_of = {k.path: i for i, k in enumerate(keys)}
         done, model_seconds, t0 = 0, 0.0, time.perf_counter()
         yield Progress("features", 0, len(todo), message=f"{cached} cached, {len(todo)} to analyse")
@@ -122,4 +155,4 @@ def _rel(root: Path, path: str) -> str:
     return Path(path).relative_to(root).as_posix()
 
 
-__all__ = ["Analysis", "Cancelled", "Progress", "analyse", "run"]
+__all__ = ["Analysis", "Cancelled", "Live", "Progress", "analyse", "run", "spread_order"]

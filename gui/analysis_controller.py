@@ -16,10 +16,12 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.cancel import Cancelled
+from engine.live_sorting import LiveSorting
+from engine.session import Session
 from engine.weights import WeightsError
 
 from .folder_document import FolderDocument
-from .jobs import AnalysisResult, ClusterResult, analysis_job, cluster_job, split_job
+from .jobs import AnalysisResult, ClusterResult, LiveGroups, analysis_job, cluster_job, split_job
 from .markup import duration, escape
 from .undo import Editor
 from .workers import GeneratorWorker, start_job
@@ -35,6 +37,7 @@ class AnalysisController(QObject):
     weightsMissing = Signal(object)  # the ``WeightsError``
     imagesChanged = Signal()  # the analysis found other photos than were shown
     busyChanged = Signal()  # a job started or ended
+    groupsUpdated = Signal(int)  # the running analysis put its groups so far on screen (how many)
 
     def __init__(
         self,
@@ -50,6 +53,7 @@ class AnalysisController(QObject):
         self.split_worker: GeneratorWorker | None = None
         self._recluster_again = False
         self._analysis_started = 0.0
+        self.live: LiveSorting | None = None  # puts the groups so far into the Session while an analysis runs
         self.recluster_timer = QTimer(self, singleShot=True, interval=RECLUSTER_DELAY_MS)
         self.recluster_timer.timeout.connect(self.recluster)
 
@@ -72,12 +76,13 @@ class AnalysisController(QObject):
         if session is None or self.analysis is not None:
             return False
         self._analysis_started = time.monotonic()
+        self.live = None
         self.analysis = start_job(
             analysis_job,
             session.root,
             weights,
             self.wanted_settings(),
-            progress=self._analysis_progress,
+            progress=lambda step: self._analysis_progress(step, session),
             done=lambda result: self._analysis_done(result, session),
             failed=self._analysis_failed,
             finished=self._analysis_finished,
@@ -93,18 +98,33 @@ class AnalysisController(QObject):
             return True
         return False
 
-    def _analysis_progress(self, progress) -> None:
-        if self.analysis is not None and not self.analysis.cancelled:
-            self.progress.emit(progress)
+    def _analysis_progress(self, step, session: Session) -> None:
+        if self.analysis is None or self.analysis.cancelled:
+            return
+        if isinstance(step, LiveGroups):
+            self._show_live(step, session)
+            step = step.progress
+        self.progress.emit(step)
 
-    def _analysis_done(self, result: AnalysisResult, session) -> None:
+    def _show_live(self, step: LiveGroups, session: Session) -> None:
+        """The groups so far into the Session, as one Change: the views update rows, they do not reset."""
+        if session is not self.document.session or self.editor.read_only:
+            return
+        if self.live is None or self.live.paths is not step.paths:
+            self.live = LiveSorting(session, step.paths)
+        self.live.update(step.groups)
+        self.groupsUpdated.emit(step.groups.k)
+
+    def _analysis_done(self, result: AnalysisResult, session: Session) -> None:
         if session is not self.document.session:
             return  # the folder was closed meanwhile
         analysis = result.analysis
-        images_changed = analysis.images != session.images
-        session.set_analysis(analysis.images, analysis.features)
-        if images_changed:
+        self.live = None
+        if analysis.images != session.images:
+            session.set_analysis(analysis.images, analysis.features)
             self.imagesChanged.emit()
+        else:  # the same photos: no "photos changed" reset, so the grid and the selection stay where they are
+            session.features = analysis.features
         self.editor.apply_clustering(result.clustering, result.settings)
         self.document.set_skipped(analysis.skipped)
         self.document.schedule_save()
@@ -135,7 +155,7 @@ class AnalysisController(QObject):
             self.status.emit("The analysis failed.")
 
     def _analysis_finished(self) -> None:
-        self.analysis = None
+        self.analysis, self.live = None, None
         self.busyChanged.emit()
 
     # ---- regrouping -----------------------------------------------------------------

@@ -28,6 +28,7 @@ from engine.cache import default_cache_dir
 from engine.cluster import Clustering, cluster_features
 from engine.features import Cancelled
 from engine.pipeline import Analysis, Progress
+from engine.progressive import Groups, Step
 from engine.weights import WeightsSource
 
 BATCH_SIZE = 16  # small batches: a progress update and a cancel check every couple of seconds on a CPU
@@ -39,6 +40,15 @@ class AnalysisResult:
     analysis: Analysis
     clustering: Clustering
     settings: dict
+
+
+@dataclass(frozen=True)
+class LiveGroups:
+    """A progress step of the analysis with the groups so far; ``paths`` are what ``groups.rows`` index."""
+
+    progress: Progress
+    groups: Groups
+    paths: list[str]
 
 
 @dataclass
@@ -114,9 +124,22 @@ def _drain(q):
 
 # ---- the window side: generators for GeneratorWorker --------------------------------
 def analysis_job(root: Path, weights: WeightsSource, settings: dict, cancel: threading.Event):
+    """Yields ``Progress``, and from the first clusters on ``LiveGroups`` (each whole in itself, so the
+    worker may drop any of them when they come faster than the window takes them)."""
     yield Progress("model", 0, 0, message="Starting the analysis")
     args = (Path(root), weights, dict(settings), default_cache_dir())  # the child may be older than today's env
-    return (yield from ENGINE.run(_analyse_in_child, args, cancel))
+    steps = ENGINE.run(_analyse_in_child, args, cancel)
+    paths: list[str] = []
+    while True:
+        try:
+            step = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        if not isinstance(step, Step):
+            yield step
+            continue
+        paths = step.paths or paths  # sent once, with the first groups
+        yield step.progress if step.groups is None else LiveGroups(step.progress, step.groups, paths)
 
 
 def cluster_job(features: np.ndarray, settings: dict, cancel: threading.Event):
@@ -181,19 +204,19 @@ def _split_in_child(root: Path, names: dict, cluster: int, members: list[str], f
 
 
 def _analyse_in_child(root: Path, weights: WeightsSource, settings: dict, cache_dir: Path) -> AnalysisResult:
-    from engine.pipeline import analyse
+    from engine.progressive import analyse_progressively
 
     progress, cancel = _child["progress"], _child["cancel"]
     progress.put(Progress("model", 0, 0, message="Loading the image model"))
     extractor = _extractor(weights)
-    generator = analyse(root, extractor, cache_dir=cache_dir, cancel=cancel)
+    k, method = settings.get("clusters", "auto"), settings.get("method", "kmeans")
+    steps = analyse_progressively(root, extractor, k, method, cache_dir=cache_dir, cancel=cancel)
     while True:
         try:
-            progress.put(next(generator))
+            progress.put(next(steps))
         except StopIteration as stop:
-            analysis = stop.value
+            result = stop.value
             break
     if cancel.is_set():
         raise Cancelled()
-    progress.put(Progress("cluster", 0, 0, message=f"Grouping {len(analysis.images)} photos"))
-    return AnalysisResult(analysis, cluster(analysis.features, settings), dict(settings))
+    return AnalysisResult(result.analysis, result.clustering, dict(settings))
