@@ -62,6 +62,8 @@ class Result:
     analysis: Analysis
     clustering: Clustering  # of ``analysis.features``, exactly as ``cluster_features`` gives it
     fits: int  # how many times the clustering was fitted, the final one included
+    fit_seconds: float  # spent on the fits before the final one (the price of seeing groups early)
+    cluster_seconds: float  # the final fit
 
 
 class _Nearest:
@@ -103,7 +105,7 @@ def analyse_progressively(
 ) -> Generator[Step, None, Result]:
     live = Live()
     steps = analyse(root, extractor, cache_dir, cancel, exclude, spread=True, live=live)
-    fit, fitted, nearest = 0, 0, None
+    fit, fitted, nearest, fit_seconds = 0, 0, None, 0.0
     labels, confidence, placed = np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0, bool)
     paths_sent = False
     started = None
@@ -126,10 +128,12 @@ def analyse_progressively(
             due = done >= min(first_fit, len(live.paths)) or (waited and done >= MIN_FIT)
             if not everything and ((nearest is None and due) or (nearest is not None and done >= fitted * GROWTH)):
                 rows = np.flatnonzero(live.have)
+                t0 = time.perf_counter()
                 clustering = cluster_features(live.features[rows], k, method, seed)
                 fit, fitted = fit + 1, len(rows)
                 labels[rows], confidence[rows], placed[rows] = clustering.labels, clustering.confidence, True
                 nearest = _Nearest(live.features[rows], clustering.labels)
+                fit_seconds += time.perf_counter() - t0
             elif nearest is not None:
                 new = np.flatnonzero(live.have & ~placed)
                 if len(new):
@@ -143,8 +147,9 @@ def analyse_progressively(
         yield Step(progress, groups, step_paths)
     n = len(analysis.images)
     yield Step(Progress("cluster", 0, 0, message=f"Grouping {n:,} photos"))
+    t0 = time.perf_counter()
     clustering = cluster_features(analysis.features, k, method, seed)
-    return Result(analysis, clustering, fit + 1)
+    return Result(analysis, clustering, fit + 1, fit_seconds, time.perf_counter() - t0)
 
 
 def _groups(fit: int, placed: np.ndarray, labels: np.ndarray, confidence: np.ndarray) -> Groups:

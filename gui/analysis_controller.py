@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.cancel import Cancelled
 from engine.live_sorting import LiveSorting
+from engine.progressive import FIRST_FIT
 from engine.session import Session
 from engine.weights import WeightsError
 
@@ -54,6 +55,7 @@ class AnalysisController(QObject):
         self._recluster_again = False
         self._analysis_started = 0.0
         self.live: LiveSorting | None = None  # puts the groups so far into the Session while an analysis runs
+        self.first_fit = FIRST_FIT  # photos analysed before the first groups are shown
         self.recluster_timer = QTimer(self, singleShot=True, interval=RECLUSTER_DELAY_MS)
         self.recluster_timer.timeout.connect(self.recluster)
 
@@ -82,6 +84,7 @@ class AnalysisController(QObject):
             session.root,
             weights,
             self.wanted_settings(),
+            self.first_fit,
             progress=lambda step: self._analysis_progress(step, session),
             done=lambda result: self._analysis_done(result, session),
             failed=self._analysis_failed,

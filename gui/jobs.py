@@ -123,11 +123,11 @@ def _drain(q):
 
 
 # ---- the window side: generators for GeneratorWorker --------------------------------
-def analysis_job(root: Path, weights: WeightsSource, settings: dict, cancel: threading.Event):
+def analysis_job(root: Path, weights: WeightsSource, settings: dict, first_fit: int, cancel: threading.Event):
     """Yields ``Progress``, and from the first clusters on ``LiveGroups`` (each whole in itself, so the
     worker may drop any of them when they come faster than the window takes them)."""
     yield Progress("model", 0, 0, message="Starting the analysis")
-    args = (Path(root), weights, dict(settings), default_cache_dir())  # the child may be older than today's env
+    args = (Path(root), weights, dict(settings), default_cache_dir(), first_fit)  # the child's env may be older
     steps = ENGINE.run(_analyse_in_child, args, cancel)
     paths: list[str] = []
     while True:
@@ -203,14 +203,16 @@ def _split_in_child(root: Path, names: dict, cluster: int, members: list[str], f
     return copy.split(cluster, parts)
 
 
-def _analyse_in_child(root: Path, weights: WeightsSource, settings: dict, cache_dir: Path) -> AnalysisResult:
+def _analyse_in_child(
+    root: Path, weights: WeightsSource, settings: dict, cache_dir: Path, first_fit: int
+) -> AnalysisResult:
     from engine.progressive import analyse_progressively
 
     progress, cancel = _child["progress"], _child["cancel"]
     progress.put(Progress("model", 0, 0, message="Loading the image model"))
     extractor = _extractor(weights)
     k, method = settings.get("clusters", "auto"), settings.get("method", "kmeans")
-    steps = analyse_progressively(root, extractor, k, method, cache_dir=cache_dir, cancel=cancel)
+    steps = analyse_progressively(root, extractor, k, method, cache_dir=cache_dir, cancel=cancel, first_fit=first_fit)
     while True:
         try:
             progress.put(next(steps))
