@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -140,7 +141,7 @@ def analyse(
         )
 
 
-def run(generator: Generator, on_progress: Callable[[Progress], None] | None = None):
+def run(generator: Generator[Any, Any, Any], on_progress: Callable[[Any], None] | None = None):
     """Drive a progress generator to the end and return its result."""
     while True:
         try:
