@@ -20,7 +20,7 @@ import numpy as np
 
 from .cluster import UNSORTED
 from .progressive import Groups
-from .session import Change, Session, _match_ids, _NameSource
+from .session import Change, Session, _NameSource
 
 NOT_GIVEN = -2  # not a cluster label (UNSORTED is -1)
 
@@ -49,7 +49,8 @@ class LiveSorting:
         if refit:
             self.fit = groups.fit
             self.given[:] = NOT_GIVEN
-            self.ids = _match_ids([s.labels[p] for _, p, _, _ in placed], [lbl for _, _, lbl, _ in placed], s.names)
+            old = np.fromiter((s.labels[p] for _, p, _, _ in placed), np.int64, len(placed))
+            self.ids = _match(old, np.fromiter((lbl for _, _, lbl, _ in placed), np.int64, len(placed)), s.names)
         else:
             self._follow_edits()
         change = Change("Place the photos analysed so far")
@@ -92,3 +93,24 @@ class LiveSorting:
         for cid in s.names:
             if cid not in kept and counts[cid] <= 0:
                 change.names[cid] = (s.names[cid], None)
+
+
+def _match(old: np.ndarray, new: np.ndarray, names: dict[int, str]) -> dict[int, int]:
+    """Each new label -> the Session cluster it overlaps most (one to one), else a fresh id: the rule of
+    ``Session.apply_clustering``, counted with numpy (a Python loop is 20 ms of the window's time at 3,000)."""
+    from scipy.optimize import linear_sum_assignment
+
+    mapping = {UNSORTED: UNSORTED}
+    new_labels, old_labels = np.unique(new[new != UNSORTED]), np.unique(old[old != UNSORTED])
+    if len(new_labels) and len(old_labels):
+        both = (old != UNSORTED) & (new != UNSORTED)
+        overlap = np.zeros((len(new_labels), len(old_labels)))
+        np.add.at(overlap, (np.searchsorted(new_labels, new[both]), np.searchsorted(old_labels, old[both])), 1)
+        for i, j in zip(*linear_sum_assignment(-overlap)):
+            if overlap[i, j] > 0:
+                mapping[int(new_labels[i])] = int(old_labels[j])
+    next_id = max([*names, *old_labels.tolist(), -1]) + 1
+    for label in new_labels.tolist():
+        if label not in mapping:
+            mapping[label], next_id = next_id, next_id + 1
+    return mapping

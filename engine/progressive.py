@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from . import descriptor
-from .cluster import UNSORTED, Clustering, cluster_features
+from .cluster import AUTO_TIE, UNSORTED, Clustering, cluster_features
 from .features import FeatureExtractor
 from .pipeline import Analysis, Live, Progress, analyse
 
 FIRST_FIT = 300  # photos analysed before the first clusters are shown
-MIN_FIT = 60  # ... or this many once FIRST_FIT_SECONDS of analysing have passed (slow machines)
+MIN_FIT = 100  # ... or this many once FIRST_FIT_SECONDS of analysing have passed (slow machines)
 FIRST_FIT_SECONDS = 30.0
 GROWTH = 2.0  # refit when the analysed count has grown by this factor
 
@@ -101,11 +101,13 @@ def analyse_progressively(
     cache_dir: str | Path | None = None,
     cancel: threading.Event | None = None,
     exclude: tuple = (),
-    first_fit: int = FIRST_FIT,
+    first_fit: int | None = FIRST_FIT,
 ) -> Generator[Step, None, Result]:
+    """``first_fit``: photos analysed before the first groups; None for none before the end (one-shot)."""
     live = Live()
     steps = analyse(root, extractor, cache_dir, cancel, exclude, spread=True, live=live)
     fit, fitted, nearest, fit_seconds = 0, 0, None, 0.0
+    fitted_k: int | None = None  # the k of the last fit
     labels, confidence, placed = np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0, bool)
     paths_sent = False
     started = None
@@ -125,11 +127,12 @@ def analyse_progressively(
             done = int(live.have.sum())
             everything = done == len(live.paths)  # the final fit follows at once: no need for another
             waited = time.perf_counter() - started >= FIRST_FIT_SECONDS
-            due = done >= min(first_fit, len(live.paths)) or (waited and done >= MIN_FIT)
+            due = first_fit is not None and (done >= min(first_fit, len(live.paths)) or (waited and done >= MIN_FIT))
             if not everything and ((nearest is None and due) or (nearest is not None and done >= fitted * GROWTH)):
                 rows = np.flatnonzero(live.have)
                 t0 = time.perf_counter()
-                clustering = cluster_features(live.features[rows], k, method, seed)
+                clustering = _fit(live.features[rows], k, method, fitted_k, seed)
+                fitted_k = clustering.k
                 fit, fitted = fit + 1, len(rows)
                 labels[rows], confidence[rows], placed[rows] = clustering.labels, clustering.confidence, True
                 nearest = _Nearest(live.features[rows], clustering.labels)
@@ -150,6 +153,18 @@ def analyse_progressively(
     t0 = time.perf_counter()
     clustering = cluster_features(analysis.features, k, method, seed)
     return Result(analysis, clustering, fit + 1, fit_seconds, time.perf_counter() - t0)
+
+
+def _fit(features: np.ndarray, k: int | str, method: str, previous: int | None, seed: int) -> Clustering:
+    """A fit before the final one. With automatic k, the previous fit's k is kept while it is among the
+    tied best (``AUTO_TIE``), so the number of groups on screen does not jump about for nothing."""
+    clustering = cluster_features(features, k, method, seed)
+    scores = clustering.k_scores
+    if k != "auto" or previous is None or previous == clustering.k or previous not in scores:
+        return clustering
+    if scores[previous] >= max(scores.values()) - AUTO_TIE:
+        return cluster_features(features, previous, method, seed)
+    return clustering
 
 
 def _groups(fit: int, placed: np.ndarray, labels: np.ndarray, confidence: np.ndarray) -> Groups:

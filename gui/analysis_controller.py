@@ -55,7 +55,7 @@ class AnalysisController(QObject):
         self._recluster_again = False
         self._analysis_started = 0.0
         self.live: LiveSorting | None = None  # puts the groups so far into the Session while an analysis runs
-        self.first_fit = FIRST_FIT  # photos analysed before the first groups are shown
+        self.first_fit: int | None = FIRST_FIT  # photos analysed before the first groups are shown
         self.recluster_timer = QTimer(self, singleShot=True, interval=RECLUSTER_DELAY_MS)
         self.recluster_timer.timeout.connect(self.recluster)
 

@@ -123,7 +123,7 @@ def _drain(q):
 
 
 # ---- the window side: generators for GeneratorWorker --------------------------------
-def analysis_job(root: Path, weights: WeightsSource, settings: dict, first_fit: int, cancel: threading.Event):
+def analysis_job(root: Path, weights: WeightsSource, settings: dict, first_fit: int | None, cancel: threading.Event):
     """Yields ``Progress``, and from the first clusters on ``LiveGroups`` (each whole in itself, so the
     worker may drop any of them when they come faster than the window takes them)."""
     yield Progress("model", 0, 0, message="Starting the analysis")
@@ -204,7 +204,7 @@ def _split_in_child(root: Path, names: dict, cluster: int, members: list[str], f
 
 
 def _analyse_in_child(
-    root: Path, weights: WeightsSource, settings: dict, cache_dir: Path, first_fit: int
+    root: Path, weights: WeightsSource, settings: dict, cache_dir: Path, first_fit: int | None
 ) -> AnalysisResult:
     from engine.progressive import analyse_progressively
 
