@@ -203,7 +203,7 @@ class PhotoGrid(QListView):
         """The photo at the top left of the view and how far down it is, before rows come or go."""
         if self._anchor is not None:
             return  # several changes in a row: the first one's anchor is the one to keep
-        index = self.indexAt(QPoint(PAD, PAD))
+        index = self.indexAt(QPoint(self.gridSize().width() // 2, self.gridSize().height() // 2))
         if index.isValid() and self.verticalScrollBar().value() > 0:
             self._anchor = (index.data(PathRole), index.row(), self.verticalScrollBar().value())
 

@@ -3,10 +3,12 @@ edits made meanwhile survive the refits and the end; the selection does not jump
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from PySide6.QtCore import QItemSelectionModel
+from PySide6.QtCore import QItemSelectionModel, QPoint
 
 from engine.cluster import UNSORTED
+from gui.session_model import PathRole
 
 
 @pytest.fixture
@@ -70,3 +72,38 @@ def test_groups_show_while_it_runs_and_edits_survive(window, many_photos, qtbot,
     assert window.images.cluster == target and window.images.rowCount() >= count_before
     assert sorted(window.selected_paths()) == sorted(chosen)
     assert "Sorted 48 photos into 3 clusters" in window.status_text.text()
+
+
+def test_rows_arriving_above_do_not_scroll_the_grid(window, tmp_path, photo_maker, qtbot):
+    """Photos joining the shown cluster above the view: the photo at the top left stays in view."""
+    from engine.live_sorting import LiveSorting
+    from engine.progressive import Groups
+
+    root = tmp_path / "grid"
+    for i in range(120):
+        photo_maker(root / f"p{i:03}.jpg", "sky", i, size=(16, 16))
+    window.open_folder(root)
+    session = window.session
+    paths = list(session.images)
+    live = LiveSorting(session, paths)
+    odd = np.arange(1, 120, 2, dtype=np.int32)  # the first groups: every other photo, in one cluster
+    live.update(Groups(1, odd, np.zeros(len(odd), np.int32), np.ones(len(odd), np.float32), 1))
+    (cid,) = session.names
+    window.cluster_view.setCurrentIndex(window.clusters.index(window.clusters.row_of(cid)))
+    qtbot.waitUntil(lambda: window.grid.verticalScrollBar().maximum() > 0, timeout=5000)
+    bar = window.grid.verticalScrollBar()
+    bar.setValue(bar.maximum() // 2)
+    cell = window.grid.gridSize()
+    top = lambda: window.grid.indexAt(QPoint(cell.width() // 2, cell.height() // 2)).data(PathRole)
+    qtbot.waitUntil(lambda: top() is not None, timeout=5000)  # laid out
+    before = top()
+    assert before != paths[1]
+    y = lambda path: window.grid.visualRect(window.grid.model().index(window.images.row_of(path), 0)).y()
+    y_before = y(before)
+    rows = np.arange(0, 120, dtype=np.int32)  # the next batch: the even ones join, half of them above the view
+    live.update(Groups(1, rows, np.zeros(120, np.int32), np.ones(120, np.float32), 1))
+    assert window.images.rowCount() == 120
+    qtbot.wait(50)
+    # The photo that was at the top left is still in the top row on screen (the grid reflows: maybe
+    # another column), not pushed down by the 45 rows that came above it.
+    assert abs(y(before) - y_before) < cell.height()
