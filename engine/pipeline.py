@@ -20,25 +20,8 @@ import numpy as np
 from . import descriptor
 from .cache import FeatureCache, as_stored
 from .features import Cancelled, FeatureExtractor
+from .progress import Progress
 from .scan import ScanResult, Skipped, scan_folder
-
-
-@dataclass(frozen=True)
-class Progress:
-    stage: str  # "scan", "cache", "features"
-    done: int
-    total: int
-    rate: float = 0.0  # images per second in this stage
-    eta: float | None = None  # seconds left, when known
-    message: str = ""
-
-    @classmethod
-    def timed(cls, stage: str, done: int, total: int, started: float, message: str = "") -> Progress:
-        """Progress with rate and time left worked out from when the stage ``started`` (perf_counter)."""
-        elapsed = time.perf_counter() - started
-        rate = done / elapsed if elapsed > 0 else 0.0
-        eta = (total - done) / rate if rate > 0 else None
-        return cls(stage, done, total, rate, eta, message)
 
 
 @dataclass

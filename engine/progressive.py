@@ -27,7 +27,8 @@ import numpy as np
 from . import descriptor
 from .cluster import AUTO_TIE, UNSORTED, Clustering, cluster_features
 from .features import FeatureExtractor
-from .pipeline import Analysis, Live, Progress, analyse
+from .pipeline import Analysis, Live, analyse
+from .progress import Progress
 
 FIRST_FIT = 300  # photos analysed before the first clusters are shown
 MIN_FIT = 100  # ... or this many once FIRST_FIT_SECONDS of analysing have passed (slow machines)

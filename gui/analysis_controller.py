@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -19,7 +18,7 @@ from engine.cancel import Cancelled
 from engine.live_sorting import LiveSorting
 from engine.progressive import FIRST_FIT
 from engine.session import Session
-from engine.weights import WeightsError
+from engine.weights import WeightsError, WeightsSource
 
 from .folder_document import FolderDocument
 from .jobs import AnalysisResult, ClusterResult, LiveGroups, analysis_job, cluster_job, split_job
@@ -73,7 +72,7 @@ class AnalysisController(QObject):
                 worker.wait()
 
     # ---- analysing ------------------------------------------------------------------
-    def analyse(self, weights: Path) -> bool:
+    def analyse(self, weights: WeightsSource) -> bool:
         session = self.document.session
         if session is None or self.analysis is not None:
             return False
@@ -197,7 +196,7 @@ class AnalysisController(QObject):
         self.status.emit("Regrouping photos…")
         self.busyChanged.emit()
 
-    def _recluster_done(self, result: ClusterResult, session) -> None:
+    def _recluster_done(self, result: ClusterResult, session: Session) -> None:
         if session is not self.document.session or result.features is not session.features:
             return
         self.editor.apply_clustering(result.clustering, result.settings)
