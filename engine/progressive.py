@@ -34,6 +34,7 @@ FIRST_FIT = 300  # photos analysed before the first clusters are shown
 MIN_FIT = 100  # ... or this many once FIRST_FIT_SECONDS of analysing have passed (slow machines)
 FIRST_FIT_SECONDS = 30.0
 GROWTH = 2.0  # refit when the analysed count has grown by this factor
+CHUNK = 8192  # photos expanded at a time
 
 
 @dataclass(frozen=True)
@@ -71,18 +72,22 @@ class _Nearest:
     """Places photos into the clusters of one fit: cosine to each cluster's mean, in the fit's centred space."""
 
     def __init__(self, features: np.ndarray, labels: np.ndarray):
-        e = descriptor.expand(features)
-        self.mean = e.mean(axis=0)
-        z = _l2(e - self.mean)
+        chunks = [slice(i, i + CHUNK) for i in range(0, len(features), CHUNK)]  # expanded, 6 KB a photo
+        self.mean = sum(descriptor.expand(features[c]).sum(axis=0) for c in chunks) / max(len(features), 1)
         self.ids = np.array(sorted(set(labels.tolist()) - {UNSORTED}), dtype=np.int32)
-        centres = np.stack([z[labels == c].mean(axis=0) for c in self.ids]) if len(self.ids) else z[:0]
-        self.centres = _l2(centres)
+        sums = np.zeros((len(self.ids), len(self.mean)), np.float64)
+        for c in chunks:
+            known = labels[c] != UNSORTED
+            z = _l2(descriptor.expand(features[c][known]) - self.mean)
+            member = np.searchsorted(self.ids, labels[c][known])[:, None] == np.arange(len(self.ids))
+            sums += member.T.astype(np.float32) @ z
+        self.centres = _l2(sums)
 
     def place(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Labels and confidence (as ``cluster._confidence``: 1 at the centre, 0 halfway to the next)."""
         if len(self.ids) == 0:
             return np.full(len(features), UNSORTED, np.int32), np.zeros(len(features), np.float32)
-        sims = _l2(descriptor.expand(features) - self.mean) @ self.centres.T
+        sims = _l2(descriptor.expand(features) - self.mean) @ self.centres.T  # one batch: small
         order = np.argsort(-sims, axis=1)
         labels = self.ids[order[:, 0]]
         if len(self.ids) < 2:
@@ -107,53 +112,77 @@ def analyse_progressively(
     """``first_fit``: photos analysed before the first groups; None for none before the end (one-shot)."""
     live = Live()
     steps = analyse(root, extractor, cache_dir, cancel, exclude, spread=True, live=live)
-    fit, fitted, nearest, fit_seconds = 0, 0, None, 0.0
-    fitted_k: int | None = None  # the k of the last fit
-    labels, confidence, placed = np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0, bool)
-    paths_sent = False
-    started = None
+    grouper: _Grouper | None = None
+    started = 0.0
     while True:
         try:
             progress = next(steps)
         except StopIteration as stop:
             analysis: Analysis = stop.value
             break
-        groups = None
-        if progress.stage == "features":
-            started = started or time.perf_counter()
-            if len(labels) != len(live.paths):  # the first features step: the rows are known now
-                labels = np.full(len(live.paths), UNSORTED, np.int32)
-                confidence = np.zeros(len(live.paths), np.float32)
-                placed = np.zeros(len(live.paths), bool)
-            done = int(live.have.sum())
-            everything = done == len(live.paths)  # the final fit follows at once: no need for another
-            waited = time.perf_counter() - started >= FIRST_FIT_SECONDS
-            due = first_fit is not None and (done >= min(first_fit, len(live.paths)) or (waited and done >= MIN_FIT))
-            if not everything and ((nearest is None and due) or (nearest is not None and done >= fitted * GROWTH)):
-                rows = np.flatnonzero(live.have)
-                t0 = time.perf_counter()
-                clustering = _fit(live.features[rows], k, method, fitted_k, seed)
-                fitted_k = clustering.k
-                fit, fitted = fit + 1, len(rows)
-                labels[rows], confidence[rows], placed[rows] = clustering.labels, clustering.confidence, True
-                nearest = _Nearest(live.features[rows], clustering.labels)
-                fit_seconds += time.perf_counter() - t0
-            elif nearest is not None:
-                new = np.flatnonzero(live.have & ~placed)
-                if len(new):
-                    labels[new], confidence[new] = nearest.place(live.features[new])
-                    placed[new] = True
-            if nearest is not None:
-                groups = _groups(fit, placed, labels, confidence)
-        step_paths = None
-        if groups is not None and not paths_sent:
-            step_paths, paths_sent = list(live.paths), True
-        yield Step(progress, groups, step_paths)
+        if progress.stage != "features":
+            yield Step(progress)
+            continue
+        if grouper is None:  # the first features step: the rows are known now
+            grouper, started = _Grouper(len(live.paths)), time.perf_counter()
+        shown = grouper.fit > 0
+        done = int(live.have.sum())
+        # Once everything is analysed the final fit follows at once: no refit just before it.
+        if done < len(live.paths) and grouper.due(done, first_fit, time.perf_counter() - started):
+            grouper.refit(live, k, method, seed)
+        else:
+            grouper.place(live)
+        groups = grouper.groups() if grouper.fit else None
+        yield Step(progress, groups, list(live.paths) if groups is not None and not shown else None)
     n = len(analysis.images)
     yield Step(Progress("cluster", 0, 0, message=f"Grouping {n:,} photos"))
     t0 = time.perf_counter()
     clustering = cluster_features(analysis.features, k, method, seed)
-    return Result(analysis, clustering, fit + 1, fit_seconds, time.perf_counter() - t0)
+    fits, fit_seconds = (grouper.fit, grouper.seconds) if grouper else (0, 0.0)
+    return Result(analysis, clustering, fits + 1, fit_seconds, time.perf_counter() - t0)
+
+
+class _Grouper:
+    """The groups so far over the rows of a ``Live`` analysis: fitted on what is analysed, newcomers placed."""
+
+    def __init__(self, n: int):
+        self.labels = np.full(n, UNSORTED, np.int32)
+        self.confidence = np.zeros(n, np.float32)
+        self.placed = np.zeros(n, bool)
+        self.fit = 0  # fits so far
+        self.fitted = 0  # photos the last fit saw
+        self.k: int | None = None  # the last fit's k
+        self.nearest: _Nearest | None = None
+        self.seconds = 0.0  # spent fitting
+
+    def due(self, done: int, first_fit: int | None, waited: float) -> bool:
+        if self.fit:
+            return done >= self.fitted * GROWTH
+        if first_fit is None:
+            return False
+        return done >= first_fit or (waited >= FIRST_FIT_SECONDS and done >= MIN_FIT)
+
+    def refit(self, live: Live, k: int | str, method: str, seed: int) -> None:
+        t0 = time.perf_counter()
+        rows = np.flatnonzero(live.have)
+        clustering = _fit(live.features[rows], k, method, self.k, seed)
+        self.fit, self.fitted, self.k = self.fit + 1, len(rows), clustering.k
+        self.labels[rows], self.confidence[rows], self.placed[rows] = clustering.labels, clustering.confidence, True
+        self.nearest = _Nearest(live.features[rows], clustering.labels)
+        self.seconds += time.perf_counter() - t0
+
+    def place(self, live: Live) -> None:
+        """The photos analysed since: each into its nearest cluster of the last fit."""
+        new = np.flatnonzero(live.have & ~self.placed)
+        if self.nearest is not None and len(new):
+            self.labels[new], self.confidence[new] = self.nearest.place(live.features[new])
+            self.placed[new] = True
+
+    def groups(self) -> Groups:
+        rows = np.flatnonzero(self.placed).astype(np.int32)
+        shown = self.labels[rows]
+        k = len(set(shown.tolist()) - {UNSORTED})
+        return Groups(self.fit, rows, shown.copy(), self.confidence[rows].copy(), k)
 
 
 def _fit(features: np.ndarray, k: int | str, method: str, previous: int | None, seed: int) -> Clustering:
@@ -166,13 +195,6 @@ def _fit(features: np.ndarray, k: int | str, method: str, previous: int | None, 
     if scores[previous] >= max(scores.values()) - AUTO_TIE:
         return cluster_features(features, previous, method, seed)
     return clustering
-
-
-def _groups(fit: int, placed: np.ndarray, labels: np.ndarray, confidence: np.ndarray) -> Groups:
-    rows = np.flatnonzero(placed).astype(np.int32)
-    shown = labels[rows]
-    k = len(set(shown.tolist()) - {UNSORTED})
-    return Groups(fit, rows, shown.copy(), confidence[rows].copy(), k)
 
 
 def _l2(x: np.ndarray) -> np.ndarray:
