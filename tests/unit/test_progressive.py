@@ -111,3 +111,16 @@ def test_live_sorting_leaves_unanalysed_photos_as_they_were():
     before = dict(session.labels)
     LiveSorting(session, paths).update(_groups(1, {0: 0, 1: 1}))
     assert {p: session.labels[p] for p in paths[2:]} == {p: before[p] for p in paths[2:]}
+
+
+def test_the_command_line_bar_says_how_many_groups_so_far(capsys):
+    from engine.cli import _ProgressBar
+    from engine.progress import Progress
+    from engine.progressive import Step
+
+    bar = _ProgressBar(enabled=True)
+    bar.update(Step(Progress("features", 16, 100)))
+    bar.update(Step(Progress("features", 32, 100), _groups(1, {0: 0, 1: 1, 2: 2})))
+    bar.close()
+    err = capsys.readouterr().err
+    assert "32/100" in err and "groups so far: 2" in err
