@@ -170,6 +170,8 @@ class MainWindow(QMainWindow):
         self.review_action = self.review_dock.toggleViewAction()
         self.review_action.setText("&Review Doubtful Photos")
         self.review_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
+        for dock, action in ((self.map_dock, self.map_action), (self.review_dock, self.review_action)):
+            action.triggered.connect(lambda on, dock=dock: on and dock.raise_())  # in front, not a hidden tab
         self.doubtful_first_action = QAction("&Doubtful First", self, checkable=True)
         self.doubtful_first_action.setStatusTip("Show the photos that fit their cluster least first")
         self.doubtful_first_action.toggled.connect(self._grid_order_changed)

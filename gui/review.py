@@ -340,6 +340,13 @@ class ReviewDock(QDockWidget):
         self.per_cluster_spin.valueChanged.connect(self.model.set_per_cluster)
         self.model.modelReset.connect(self._update_title)
         self._update_title()
+        for model in (self.model, self.representatives):
+            model.set_live(False)  # until the dock is shown
+        self.visibilityChanged.connect(self._visibility_changed)
+
+    def _visibility_changed(self, visible: bool) -> None:
+        for model in (self.model, self.representatives):
+            model.set_live(visible)
 
     # ---- binding -------------------------------------------------------------------------
     def set_session(self, session: Session | None) -> None:
