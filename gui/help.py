@@ -62,6 +62,8 @@ def shortcut_rows(actions: list[QAction]) -> list[tuple[str, str]]:
     for action in actions:
         keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts() if not k.isEmpty()]
         text = action.text().replace("&&", "\0").replace("&", "").replace("\0", "&").rstrip("…").strip()
+        if text.startswith(("Undo", "Redo")):  # the undo stack names the next edit; the sheet names the key's job
+            text = f"{text[:4]} the last edit" if text[:4] == "Undo" else "Redo the edit undone last"
         if keys and (text, tuple(keys)) not in seen:
             seen.add((text, tuple(keys)))
             rows.append((" or ".join(keys), text))

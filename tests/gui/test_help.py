@@ -28,7 +28,12 @@ def test_shortcuts_sheet_lists_the_window_keys(window):
     window.shortcuts_action.trigger()
     text = window.help_window.browser.toPlainText()
     assert window.help_window.isVisible()
-    for keys, what in (("Ctrl+Z", "Undo"), ("Ctrl+Y", "Redo"), ("Ctrl+Shift+Z", "Redo"), ("F2", "Rename Cluster")):
+    for keys, what in (
+        ("Ctrl+Z", "Undo the last edit"),
+        ("Ctrl+Y", "Redo"),
+        ("Ctrl+Shift+Z", "Redo"),
+        ("F2", "Rename"),
+    ):
         assert keys in text and what in text, (keys, text)
     assert "1 – 9" in text
     rows = help_pages.shortcut_rows(help_pages.menu_actions(window.menuBar().actions()))
