@@ -29,7 +29,11 @@ AGGLOMERATIVE_SAMPLE = 6_000
 HDBSCAN_SAMPLE = 15_000
 AUTO_SAMPLE = 3_000
 AUTO_K_RANGE = (2, 15)
-AUTO_TIE = 0.01  # silhouettes closer than this are ties (sampling noise); ties go to the larger k
+AUTO_TIE = 0.02  # silhouettes closer than this are ties (sampling noise); ties go to the larger k
+AUTO_PER_CLUSTER = 8  # candidates stop at n / 8 clusters: small folders get groups, not crumbs
+CLEAR_SILHOUETTE = 0.25  # below it there is "no substantial structure" (Kaufman & Rousseeuw)
+MODERATE_K = (3, 12)  # with no clear k: about sqrt(n) clusters, within these bounds
+MIN_CLUSTER = 3  # automatic k never leaves a cluster smaller than this
 PCA_DIMS = 64
 SMOOTH_NEIGHBOURS = 10
 SMOOTH_ROUNDS = 2
@@ -45,6 +49,8 @@ class Clustering:
     k: int
     method: str
     k_scores: dict[int, float] = field(default_factory=dict)  # automatic k: score per candidate
+    k_clear: bool = True  # False when the scores showed no clear k and a moderate one was picked
+    fixed: dict[int, int] = field(default_factory=dict)  # label -> cluster id the person gave it (pins)
 
 
 def prepare(features: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -55,7 +61,12 @@ def prepare(features: np.ndarray, seed: int = 0) -> np.ndarray:
     towards its nearest neighbours (alpha query expansion, two rounds): photos
     pulled towards their neighbours form tighter, better separated groups.
     """
-    x = _l2(descriptor.expand(features))
+    return embed(descriptor.expand(features), seed)
+
+
+def embed(blocks: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Side-by-side L2-normalised descriptor blocks -> centred, PCA-reduced, smoothed vectors."""
+    x = _l2(blocks)
     x = _l2(x - x.mean(axis=0))
     dims = min(PCA_DIMS, x.shape[0] - 1, x.shape[1])
     if dims >= 2:
@@ -125,8 +136,10 @@ def _cluster(features: np.ndarray, k: int | str, method: str, seed: int) -> Clus
         return Clustering(np.zeros(0, int), np.zeros(0, np.float32), {}, 0, method)
     x = prepare(features, seed)
     scores: dict[int, float] = {}
-    if k == "auto":
-        k, scores = choose_k(x, seed)
+    clear = True
+    auto = k == "auto"
+    if auto:
+        k, scores, clear = choose_k(x, seed)
     k = int(k)
     if k < 1:
         raise ValueError("the number of clusters must be at least 1")
@@ -137,30 +150,64 @@ def _cluster(features: np.ndarray, k: int | str, method: str, seed: int) -> Clus
         labels, centroids = _agglomerative(x, k, seed)
     else:
         labels, centroids = _hdbscan(x, k, seed)
+    if auto and method != "hdbscan":
+        labels, centroids = merge_small(x, labels, centroids)
     confidence = _confidence(x, labels, centroids)
     reps = _representatives(x, labels, centroids)
     found = len(set(labels.tolist()) - {UNSORTED})
-    return Clustering(labels, confidence, reps, found, method, scores)
+    return Clustering(labels, confidence, reps, found, method, scores, clear)
 
 
-def choose_k(x: np.ndarray, seed: int = 0) -> tuple[int, dict[int, float]]:
-    """Pick k by the silhouette of k-means on a sample; returns k and the score of every candidate.
+def choose_k(x: np.ndarray, seed: int = 0) -> tuple[int, dict[int, float], bool]:
+    """Pick k by the silhouette of k-means on a sample: (k, the score of every candidate, whether k is clear).
 
-    Scores within ``AUTO_TIE`` of the best count as ties and the largest tied k
-    wins: merging two clusters is one drag in the window, splitting one is more work.
+    Candidates run from 2 to n / ``AUTO_PER_CLUSTER`` (at most 15). When even
+    the best silhouette is under ``CLEAR_SILHOUETTE`` the photos have no clear
+    grouping (food101_10: every k within 0.02, all under 0.19); then the curve
+    says nothing and a moderate k, about sqrt(n), is picked and flagged as such.
+    Otherwise scores within ``AUTO_TIE`` of the best count as ties and the
+    largest tied k wins (merging two clusters is one drag in the window,
+    splitting one is more work), skipping any that leave a cluster under
+    ``MIN_CLUSTER`` photos. Measured in bench/auto_k.py.
     """
     n = len(x)
-    if n < 3:
-        return 1, {}
+    if n < 2 * MIN_CLUSTER:
+        return 1, {}, True
     sample = x[_sample(n, AUTO_SAMPLE, seed)]
     lo, hi = AUTO_K_RANGE
-    scores = {}
-    for k in range(lo, min(hi, len(sample) - 1) + 1):
+    hi = max(lo, min(hi, n // AUTO_PER_CLUSTER, len(sample) - 1))
+    scores, smallest = {}, {}
+    for k in range(lo, hi + 1):
         labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(sample)
         scores[k] = float(silhouette_score(sample, labels, metric="euclidean", random_state=seed))
+        smallest[k] = int(np.bincount(labels).min())
     top = max(scores.values())
-    best = max(k for k, score in scores.items() if score >= top - AUTO_TIE)
-    return best, scores
+    if top < CLEAR_SILHOUETTE:
+        return moderate_k(n), scores, False
+    tied = [k for k, score in scores.items() if score >= top - AUTO_TIE and smallest[k] >= MIN_CLUSTER]
+    return (max(tied) if tied else max(scores, key=scores.__getitem__)), scores, True
+
+
+def moderate_k(n: int) -> int:
+    """The k used when the data show none: about sqrt(n), within ``MODERATE_K`` and at least 3 photos a cluster."""
+    lo, hi = MODERATE_K
+    return int(max(1, min(np.clip(round(np.sqrt(n)), lo, hi), n // MIN_CLUSTER)))
+
+
+def merge_small(x: np.ndarray, labels: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Photos of clusters under ``MIN_CLUSTER`` join their nearest larger cluster; labels stay 0..k-1."""
+    labels = labels.copy()
+    sizes = np.bincount(labels[labels >= 0], minlength=len(centroids))
+    keep = np.flatnonzero(sizes >= MIN_CLUSTER)
+    if len(keep) == 0 or len(keep) == len(centroids):
+        return labels, centroids
+    small = np.isin(labels, np.flatnonzero(sizes < MIN_CLUSTER))
+    labels[small] = keep[_nearest(x[small], centroids[keep])]
+    remap = np.full(len(centroids), UNSORTED, dtype=int)
+    remap[keep] = np.arange(len(keep))
+    labels = np.where(labels >= 0, remap[np.maximum(labels, 0)], UNSORTED)
+    centroids = np.stack([x[labels == c].mean(axis=0) for c in range(len(keep))]).astype(np.float32)
+    return labels, centroids
 
 
 def _kmeans(x, k, seed):

@@ -1,0 +1,122 @@
+"""Grouping steered by the photos the person placed by hand (pins).
+
+Pins are labelled examples, so they do two things here (bench/pins.py measures both):
+
+1. **A metric learned from them.** The directions in which photos of one pinned
+   group differ (within-group scatter) are shrunk, blended with the identity so
+   that a handful of pins cannot collapse the space: whitening against the
+   within-group covariance, the unsupervised core of LDA.
+2. **Seeded, constrained k-means.** Each pinned group starts a centroid at the
+   mean of its pins, pinned photos never leave their group, and only the other
+   photos move; extra clusters (k above the number of pinned groups) start
+   k-means++-style far from the pinned ones.
+
+The result's ``fixed`` maps each pinned group's label to the cluster id the
+person gave it, so a regroup keeps the names and ids the person sees.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import cluster as base
+
+METRIC_BLEND = 0.5  # share of the learned metric; the rest is the identity (few pins must not over-fit)
+MIN_PINNED_GROUPS = 2  # a metric needs at least two groups to tell apart
+ITERATIONS = 60
+RESTARTS = 4  # seeded restarts of the free centroids; the lowest inertia wins
+
+
+def cluster_guided(features: np.ndarray, pins: dict[int, int], k: int | str = "auto", seed: int = 0) -> base.Clustering:
+    """Cluster ``features`` with ``pins`` (row index -> cluster id the person chose) kept and steering the rest.
+
+    ``k`` ("auto" or a number) is raised to the number of pinned groups when lower.
+    """
+    n = len(features)
+    if not pins:
+        return base.cluster_features(features, k, "kmeans", seed)
+    if any(not 0 <= i < n for i in pins):
+        raise ValueError("a pinned row is outside the features")
+    with base._thread_limit():
+        x = base.prepare(features, seed)
+        ids = sorted(set(pins.values()))
+        pinned_label = np.full(n, -1, dtype=int)
+        for row, cid in pins.items():
+            pinned_label[row] = ids.index(cid)
+        x = learned_metric(x, pinned_label)
+        scores: dict[int, float] = {}
+        clear = True
+        if k == "auto":
+            k, scores, clear = base.choose_k(x, seed)
+        k = max(int(k), len(ids))
+        k = min(k, n)
+        labels, centroids = constrained_kmeans(x, pinned_label, len(ids), k, seed)
+    labels, centroids = _renumber(labels, centroids, len(ids))
+    confidence = base._confidence(x, labels, centroids)
+    reps = base._representatives(x, labels, centroids)
+    found = len(set(labels.tolist()))
+    fixed = {i: cid for i, cid in enumerate(ids)}
+    return base.Clustering(labels, confidence, reps, found, "kmeans", scores, clear, fixed)
+
+
+def learned_metric(x: np.ndarray, pinned_label: np.ndarray, blend: float = METRIC_BLEND) -> np.ndarray:
+    """``x`` mapped so that pinned groups are tighter: (1 - blend) I + blend W, W whitening the within-group scatter."""
+    groups = [np.flatnonzero(pinned_label == g) for g in range(pinned_label.max() + 1)]
+    groups = [g for g in groups if len(g) >= 2]
+    if len(groups) < MIN_PINNED_GROUPS:
+        return x
+    within = np.vstack([x[g] - x[g].mean(axis=0) for g in groups])
+    d = x.shape[1]
+    cov = within.T @ within / len(within)
+    cov = cov / max(np.trace(cov) / d, 1e-12)  # unit average variance, so the blend below is scale-free
+    values, vectors = np.linalg.eigh(cov + np.eye(d))  # + I: directions the pins never vary in stay as they are
+    whiten = vectors @ np.diag(1.0 / np.sqrt(values)) @ vectors.T
+    transform = (1.0 - blend) * np.eye(d) + blend * whiten
+    return base._l2((x @ transform).astype(np.float32))
+
+
+def constrained_kmeans(
+    x: np.ndarray, pinned_label: np.ndarray, groups: int, k: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """k-means where rows with ``pinned_label`` >= 0 stay in that cluster; clusters 0..groups-1 start at the pins."""
+    rng = np.random.default_rng(seed)
+    pinned = pinned_label >= 0
+    seeds = np.stack([x[pinned_label == g].mean(axis=0) for g in range(groups)]).astype(np.float32)
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
+    for _ in range(RESTARTS if k > groups else 1):
+        centroids = _plus_plus(x[~pinned] if (~pinned).any() else x, seeds, k, rng)
+        labels = np.zeros(len(x), dtype=int)
+        for _ in range(ITERATIONS):
+            new = base._nearest(x, centroids)
+            new[pinned] = pinned_label[pinned]
+            if np.array_equal(new, labels) and _ > 0:
+                break
+            labels = new
+            for c in range(k):
+                members = labels == c
+                if members.any():
+                    centroids[c] = x[members].mean(axis=0)
+        inertia = float(np.sum((x - centroids[labels]) ** 2))
+        if best is None or inertia < best[0]:
+            best = (inertia, labels.copy(), centroids.copy())
+    assert best is not None
+    return best[1], best[2]
+
+
+def _plus_plus(x: np.ndarray, seeds: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``seeds`` plus k - len(seeds) centres picked k-means++-style (far from those already chosen)."""
+    centres = [c for c in seeds]
+    while len(centres) < k:
+        d = base._sq_dist(x, np.stack(centres)).min(axis=1).clip(min=0)
+        total = d.sum()
+        pick = rng.choice(len(x), p=d / total) if total > 0 else rng.integers(len(x))
+        centres.append(x[pick].copy())
+    return np.stack(centres).astype(np.float32)
+
+
+def _renumber(labels: np.ndarray, centroids: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Drop empty free clusters: pinned groups keep 0..groups-1, the rest follow without gaps."""
+    keep = list(range(groups)) + [c for c in range(groups, len(centroids)) if (labels == c).any()]
+    remap = np.full(len(centroids), -1, dtype=int)
+    remap[keep] = np.arange(len(keep))
+    return remap[labels], centroids[keep]
