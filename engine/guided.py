@@ -48,6 +48,8 @@ def cluster_guided(features: np.ndarray, pins: dict[int, int], k: int | str = "a
         clear = True
         if k == "auto":
             k, scores, clear = base.choose_k(x, seed)
+            if not clear:  # the photos show no k of their own: the person's groups are the best guide
+                k = len(ids)
         k = max(int(k), len(ids))
         k = min(k, n)
         labels, centroids = constrained_kmeans(x, pinned_label, len(ids), k, seed)
@@ -59,8 +61,9 @@ def cluster_guided(features: np.ndarray, pins: dict[int, int], k: int | str = "a
     return base.Clustering(labels, confidence, reps, found, "kmeans", scores, clear, fixed)
 
 
-def learned_metric(x: np.ndarray, pinned_label: np.ndarray, blend: float = METRIC_BLEND) -> np.ndarray:
+def learned_metric(x: np.ndarray, pinned_label: np.ndarray, blend: float | None = None) -> np.ndarray:
     """``x`` mapped so that pinned groups are tighter: (1 - blend) I + blend W, W whitening the within-group scatter."""
+    blend = METRIC_BLEND if blend is None else blend
     groups = [np.flatnonzero(pinned_label == g) for g in range(pinned_label.max() + 1)]
     groups = [g for g in groups if len(g) >= 2]
     if len(groups) < MIN_PINNED_GROUPS:
