@@ -59,8 +59,35 @@ def main() -> None:
         gain = float(np.mean(after) - np.mean(before))
         goal = 0.08 if name == "food101_10" else 0.0
         met.append(gain >= goal)
-        rows.append([name, len(classes), args.per_class, np.mean(before), np.mean(after), gain, np.min(np.array(after) - np.array(before)), f"{min(ks)}-{max(ks)}", f">= {goal:g}", gain >= goal])
-    c.table(["set", "classes", "pins/class", "NMI unpinned: plain k=true", "steered (auto k)", "gain", "worst draw", "k", "goal", "met"], rows)
+        rows.append(
+            [
+                name,
+                len(classes),
+                args.per_class,
+                np.mean(before),
+                np.mean(after),
+                gain,
+                np.min(np.array(after) - np.array(before)),
+                f"{min(ks)}-{max(ks)}",
+                f">= {goal:g}",
+                gain >= goal,
+            ]
+        )
+    c.table(
+        [
+            "set",
+            "classes",
+            "pins/class",
+            "NMI unpinned: plain k=true",
+            "steered (auto k)",
+            "gain",
+            "worst draw",
+            "k",
+            "goal",
+            "met",
+        ],
+        rows,
+    )
     c.footer(started)
 
 

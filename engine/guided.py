@@ -17,6 +17,10 @@ person gave it, so a regroup keeps the names and ids the person sees.
 
 from __future__ import annotations
 
+import csv
+import os
+from pathlib import PurePosixPath
+
 import numpy as np
 
 from . import cluster as base
@@ -123,3 +127,62 @@ def _renumber(labels: np.ndarray, centroids: np.ndarray, groups: int) -> tuple[n
     remap = np.full(len(centroids), -1, dtype=int)
     remap[keep] = np.arange(len(keep))
     return remap[labels], centroids[keep]
+
+
+class PinsError(ValueError):
+    """A --pinned file that cannot be used; the message names the file, the row and what is wrong."""
+
+
+def read_pins(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """(photo path relative to FOLDER, cluster name) per row of a ``path,cluster`` CSV file.
+
+    A first row ``path,cluster`` is a header and skipped. Paths use ``/`` and
+    must stay inside FOLDER; a photo named twice must name one cluster.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except OSError as exc:
+        raise PinsError(f"cannot read the pinned file {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise PinsError(f"the pinned file {path} is not a CSV text file ({exc})") from None
+    if rows and [c.strip().lower() for c in rows[0]] == ["path", "cluster"]:
+        rows = rows[1:]
+        first = 2
+    else:
+        first = 1
+    pins: dict[str, str] = {}
+    for number, row in enumerate(rows, start=first):
+        if not any(cell.strip() for cell in row):
+            continue
+        where = f"{path}, row {number}"
+        if len(row) != 2:
+            raise PinsError(f"{where}: expected 2 fields (path,cluster), found {len(row)}")
+        rel, name = row[0].strip().replace("\\", "/"), " ".join(row[1].split())
+        if not rel or not name:
+            raise PinsError(f"{where}: the {'path' if not rel else 'cluster'} is empty")
+        parts = PurePosixPath(rel).parts
+        if rel.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
+            raise PinsError(f"{where}: {rel!r} must be a path relative to FOLDER, inside it")
+        rel = PurePosixPath(rel).as_posix()
+        if pins.get(rel, name) != name:
+            raise PinsError(f"{where}: {rel} is already pinned to {pins[rel]!r}")
+        pins[rel] = name
+    if not pins:
+        raise PinsError(f"the pinned file {path} has no rows (expected path,cluster)")
+    return list(pins.items())
+
+
+def unknown_paths(pins: list[tuple[str, str]], images: list[str]) -> list[str]:
+    """Pinned paths that are not among the analysed photos."""
+    known = set(images)
+    return [rel for rel, _ in pins if rel not in known]
+
+
+def session_pins(session) -> dict[int, int]:
+    """Row index -> cluster id of every pinned photo of ``session`` that is in a cluster (not Unsorted)."""
+    return {
+        i: session.labels[p]
+        for i, p in enumerate(session.images)
+        if p in session.pinned and session.labels[p] != base.UNSORTED
+    }
