@@ -76,6 +76,8 @@ class Session:
         self.labels: dict[str, int] = {p: UNSORTED for p in self.images}
         self.names: dict[int, str] = {}
         self.pinned: set[str] = set()
+        # the last automatic choice of k: (score per k, k, clear); shown in the window, not saved
+        self.k_choice: tuple[dict[int, float], int, bool] = ({}, 0, True)
         self.confidence: dict[str, float] = {}
         self.representatives: dict[int, str] = {}
         self.settings: dict = {"clusters": "auto", "method": "kmeans"}
@@ -172,6 +174,7 @@ class Session:
             if cid not in self.names:
                 change.names[cid] = (None, next_name())
         self.confidence = {p: float(c) for p, c in zip(self.images, clustering.confidence)}
+        self.k_choice = (dict(clustering.k_scores), clustering.k, clustering.k_clear)
         self.representatives = {
             new_ids[c]: self.images[i] for c, i in clustering.representatives.items() if c in new_ids
         }

@@ -27,6 +27,7 @@ import numpy as np
 from engine.cache import default_cache_dir
 from engine.cluster import Clustering, cluster_features
 from engine.features import Cancelled
+from engine.guided import cluster_guided
 from engine.pipeline import Analysis, Progress
 from engine.weights import WeightsSource
 
@@ -48,8 +49,12 @@ class ClusterResult:
     features: np.ndarray  # the features it was computed from, to detect a stale result
 
 
-def cluster(features: np.ndarray, settings: dict) -> Clustering:
-    return cluster_features(features, k=settings.get("clusters", "auto"), method=settings.get("method", "kmeans"))
+def cluster(features: np.ndarray, settings: dict, pins: dict[int, int] | None = None) -> Clustering:
+    """The clustering for ``settings``; with k-means, photos placed by hand (``pins``: row -> id) steer the rest."""
+    k, method = settings.get("clusters", "auto"), settings.get("method", "kmeans")
+    if pins and method == "kmeans":
+        return cluster_guided(features, pins, k)
+    return cluster_features(features, k=k, method=method)
 
 
 class EngineProcess:
@@ -119,9 +124,9 @@ def analysis_job(root: Path, weights: WeightsSource, settings: dict, cancel: thr
     return (yield from ENGINE.run(_analyse_in_child, args, cancel))
 
 
-def cluster_job(features: np.ndarray, settings: dict, cancel: threading.Event):
+def cluster_job(features: np.ndarray, settings: dict, pins: dict[int, int] | None, cancel: threading.Event):
     yield Progress("cluster", 0, 0, message="Regrouping photos")
-    clustering = yield from ENGINE.run(cluster, (features, dict(settings)), cancel)
+    clustering = yield from ENGINE.run(cluster, (features, dict(settings), pins), cancel)
     return ClusterResult(clustering, dict(settings), features)
 
 

@@ -44,6 +44,7 @@ from .actions import State, build_actions, update_enabled
 from .analysis_controller import AnalysisController
 from .banner import Banner
 from .cluster_list import ClusterList
+from .k_plot import KChoicePanel
 from .cluster_model import ClusterIdRole, ClusterModel
 from .duplicates_view import DuplicatesDialog, StackDuplicatesProxy
 from .feature_maps import FeatureMapsDialog
@@ -211,6 +212,8 @@ class MainWindow(QMainWindow):
         self.cluster_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.cluster_view.customContextMenuRequested.connect(lambda pos: menus.cluster_menu(self, pos))
         side_layout.addWidget(self.cluster_view)
+        self.k_choice = KChoicePanel()
+        side_layout.addWidget(self.k_choice)
         self.splitter.addWidget(side)
         main = QWidget()
         main_layout = QVBoxLayout(main)
@@ -321,6 +324,7 @@ class MainWindow(QMainWindow):
         self.clusters.set_session(session)
         self.map_dock.set_session(session)
         self.review_dock.set_session(session)
+        self.k_choice.show_choice(*(session.k_choice if session is not None else ({}, 0, True)))
 
     def close_folder(self) -> None:
         """Save and let go of the current folder (an analysis of it is cancelled)."""
@@ -346,6 +350,13 @@ class MainWindow(QMainWindow):
         self.jobs.cancel_analysis()
 
     def recluster(self) -> None:
+        self.jobs.recluster()
+
+    def regroup_rest(self) -> None:
+        """Regroup with the toolbar's settings; the photos placed by hand stay and steer the others."""
+        if self.session is None or self.session.features is None:
+            self.banner.show_message("info", "Regrouping needs the photos' features: press Analyse first.")
+            return
         self.jobs.recluster()
 
     def _busy_changed(self) -> None:
@@ -590,6 +601,8 @@ class MainWindow(QMainWindow):
 
     # ==== keeping ===================================================================
     def _session_changed(self, change: Change) -> None:
+        if self.session is not None:
+            self.k_choice.show_choice(*self.session.k_choice)
         if change.images:  # the near-duplicate groups were of other paths
             self.stacked_images.set_groups(self.duplicate_groups if self.stack_action.isChecked() else [])
         self._update_header()
