@@ -25,18 +25,37 @@ def main() -> None:
     p.add_argument("--store", type=Path, default=Path("/tmp/pc-maps"), help="where the conv maps are kept")
     p.add_argument("--per-class", type=int, default=5, help="pinned photos per true class")
     p.add_argument("--draws", type=int, default=3, help="random draws of the pinned photos")
-    p.add_argument("--blend", type=float, default=None, help="metric blend (default: engine.guided.METRIC_BLEND)")
+    p.add_argument("--shrink", type=float, default=None, help="identity share in the whitening (engine.guided.SHRINK)")
+    p.add_argument("--dims", type=int, default=None, help="PCA size of the learned view (engine.guided.LEARNED_DIMS)")
+    p.add_argument("--weight", type=float, default=None, help="learned view's weight (engine.guided.LEARNED_WEIGHT)")
+    p.add_argument("--anchor", type=float, default=None, help="pinned centroids' anchor (engine.guided.ANCHOR)")
     args = p.parse_args()
     started = time.perf_counter()
-    c.header("pins steering the grouping", args, per_class=args.per_class, draws=args.draws)
+    from engine import guided
+
+    c.header(
+        "pins steering the grouping",
+        args,
+        per_class=args.per_class,
+        draws=args.draws,
+        shrink=args.shrink or guided.SHRINK,
+        anchor=args.anchor or guided.ANCHOR,
+        dims=args.dims or guided.LEARNED_DIMS,
+        weight=args.weight or guided.LEARNED_WEIGHT,
+    )
 
     from sklearn.metrics import normalized_mutual_info_score as nmi
 
-    from engine import guided
     from engine.cluster import cluster_features
 
-    if args.blend is not None:
-        guided.METRIC_BLEND = args.blend
+    if args.shrink is not None:
+        guided.SHRINK = args.shrink
+    if args.dims is not None:
+        guided.LEARNED_DIMS = args.dims
+    if args.weight is not None:
+        guided.LEARNED_WEIGHT = args.weight
+    if args.anchor is not None:
+        guided.ANCHOR = args.anchor
     rows, met = [], []
     for name in args.sets.split(","):
         maps = _maps.load_maps(args.data_root / name, args.store / f"{name}-none.npz", args)
