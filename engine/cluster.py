@@ -29,7 +29,7 @@ AGGLOMERATIVE_SAMPLE = 6_000
 HDBSCAN_SAMPLE = 15_000
 AUTO_SAMPLE = 3_000
 AUTO_K_RANGE = (2, 15)
-AUTO_TIE = 0.02  # silhouettes closer than this are ties (sampling noise); ties go to the larger k
+AUTO_TIE = 0.03  # silhouettes closer than this are ties (sampling noise); ties go to the larger k
 AUTO_PER_CLUSTER = 8  # candidates stop at n / 8 clusters: small folders get groups, not crumbs
 CLEAR_SILHOUETTE = 0.25  # below it there is "no substantial structure" (Kaufman & Rousseeuw)
 MODERATE_K = (3, 12)  # with no clear k: about PHOTOS_PER_GROUP photos a cluster, within these bounds
@@ -166,9 +166,9 @@ def choose_k(x: np.ndarray, seed: int = 0) -> tuple[int, dict[int, float], bool]
     the best silhouette is under ``CLEAR_SILHOUETTE`` the photos have no clear
     grouping (food101_10: every k within 0.02, all under 0.19); then the curve
     says nothing and a moderate k (``moderate_k``) is picked and flagged as such.
-    Otherwise scores within ``AUTO_TIE`` of the best count as ties and the
-    largest tied k wins (merging two clusters is one drag in the window,
-    splitting one is more work), skipping any that leave a cluster under
+    Otherwise the best k wins, moved up along the plateau that follows it while
+    the scores stay within ``AUTO_TIE`` of the best (merging two clusters is one
+    drag in the window, splitting one is more work) and no cluster falls under
     ``MIN_CLUSTER`` photos. Measured in bench/auto_k.py.
     """
     n = len(x)
@@ -185,8 +185,10 @@ def choose_k(x: np.ndarray, seed: int = 0) -> tuple[int, dict[int, float], bool]
     top = max(scores.values())
     if top < CLEAR_SILHOUETTE:
         return moderate_k(n), scores, False
-    tied = [k for k, score in scores.items() if score >= top - AUTO_TIE and smallest[k] >= MIN_CLUSTER]
-    return (max(tied) if tied else max(scores, key=scores.__getitem__)), scores, True
+    best = max(scores, key=scores.__getitem__)
+    while best + 1 in scores and scores[best + 1] >= top - AUTO_TIE and smallest[best + 1] >= MIN_CLUSTER:
+        best += 1  # along the plateau only: a second bump far off is not a tie
+    return best, scores, True
 
 
 def moderate_k(n: int) -> int:

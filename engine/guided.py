@@ -89,7 +89,25 @@ def steered_space(features: np.ndarray, pinned_label: np.ndarray, seed: int = 0)
     values, vectors = np.linalg.eigh((1.0 - SHRINK) * cov + SHRINK * np.eye(dims))
     learned = base._l2((z @ (vectors / np.sqrt(values)) @ vectors.T).astype(np.float32))
     learned = base.embed(learned, seed)
-    return base._l2(np.hstack([x, LEARNED_WEIGHT * learned]).astype(np.float32))
+    weight = LEARNED_WEIGHT * disagreement(x, pinned_label, seed)
+    return base._l2(np.hstack([x, weight * learned]).astype(np.float32))
+
+
+def disagreement(x: np.ndarray, pinned_label: np.ndarray, seed: int = 0) -> float:
+    """How much the pins contradict the unguided grouping: 0 when it already sorts them as the person did, up to 1.
+
+    1 - NMI between the pinned groups and plain k-means (as many clusters as
+    groups) on the pinned photos, doubled and capped at 1. Pins that agree
+    with the grouping ask for little change, pins that contradict it for a lot.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import normalized_mutual_info_score
+
+    pinned = pinned_label >= 0
+    groups = int(pinned_label.max()) + 1
+    plain = KMeans(n_clusters=groups, n_init=3, random_state=seed).fit_predict(x)
+    agreement = normalized_mutual_info_score(pinned_label[pinned], plain[pinned])
+    return float(np.clip(2.0 * (1.0 - agreement), 0.0, 1.0))
 
 
 def constrained_kmeans(
