@@ -13,9 +13,10 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ PRECISIONS = ("auto", "bfloat16", "float16", "float32")
 _POLICY = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16", "float32": "float32"}
 
 
-from .cancel import Cancelled  # noqa: E402,F401 - re-exported: the one Cancelled
+from .cancel import Cancelled  # noqa: E402 - re-exported: the one Cancelled
 
 
 def gpu_available() -> bool:
@@ -75,7 +76,7 @@ class FeatureExtractor:
         self.precision = detect_precision() if precision == "auto" else precision
         self.batch_size = batch_size
         self.decode_workers = decode_workers
-        self._fn = None
+        self._fn: Callable[[np.ndarray], Any] | None = None
         self._model_id: str | None = None
 
     @property
@@ -113,6 +114,7 @@ class FeatureExtractor:
     def run_batch(self, pixels: np.ndarray) -> np.ndarray:
         """Descriptors for a uint8 batch (n x 224 x 224 x 3): the model alone, for benchmarks too."""
         self.load()
+        assert self._fn is not None
         return self._fn(pixels).numpy()
 
     def extract(self, paths: list[str], cancel: threading.Event | None = None) -> Iterator[FeatureBatch]:

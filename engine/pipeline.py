@@ -10,34 +10,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Generator
+from typing import Any
 
 import numpy as np
 
 from . import descriptor
 from .cache import FeatureCache, as_stored
 from .features import Cancelled, FeatureExtractor
+from .progress import Progress
 from .scan import ScanResult, Skipped, scan_folder
-
-
-@dataclass(frozen=True)
-class Progress:
-    stage: str  # "scan", "cache", "features"
-    done: int
-    total: int
-    rate: float = 0.0  # images per second in this stage
-    eta: float | None = None  # seconds left, when known
-    message: str = ""
-
-    @classmethod
-    def timed(cls, stage: str, done: int, total: int, started: float, message: str = "") -> "Progress":
-        """Progress with rate and time left worked out from when the stage ``started`` (perf_counter)."""
-        elapsed = time.perf_counter() - started
-        rate = done / elapsed if elapsed > 0 else 0.0
-        eta = (total - done) / rate if rate > 0 else None
-        return cls(stage, done, total, rate, eta, message)
 
 
 @dataclass
@@ -107,7 +91,7 @@ def analyse(
         )
 
 
-def run(generator: Generator, on_progress: Callable[[Progress], None] | None = None):
+def run(generator: Generator[Any, Any, Any], on_progress: Callable[[Progress], None] | None = None):
     """Drive a progress generator to the end and return its result."""
     while True:
         try:

@@ -68,7 +68,9 @@ class KScorePlot(QWidget):
         painter.setFont(font)
         for k, point in points.items():
             if k in (min(points), max(points), self.chosen):
-                painter.drawText(QRectF(point.x() - 10, self.height() - 14, 20, 12), Qt.AlignmentFlag.AlignCenter, str(k))
+                painter.drawText(
+                    QRectF(point.x() - 10, self.height() - 14, 20, 12), Qt.AlignmentFlag.AlignCenter, str(k)
+                )
         if self.chosen in points:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(ACCENT))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import logging
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -44,7 +45,6 @@ from .actions import State, build_actions, update_enabled
 from .analysis_controller import AnalysisController
 from .banner import Banner
 from .cluster_list import ClusterList
-from .k_plot import KChoicePanel
 from .cluster_model import ClusterIdRole, ClusterModel
 from .duplicates_view import DuplicatesDialog, StackDuplicatesProxy
 from .feature_maps import FeatureMapsDialog
@@ -52,8 +52,10 @@ from .folder_document import FolderDocument
 from .grid_view import PhotoGrid
 from .icons import app_icon, icon
 from .image_model import ALL, ImageModel, PathRole
+from .k_plot import KChoicePanel
 from .markup import escape
 from .review import ConfidenceSortProxy, ReviewDock
+from .session_model import PhotoProxy
 from .similarity_map import SimilarityMapDock
 from .skipped_dialog import SkippedDialog
 from .status_area import StatusArea
@@ -77,6 +79,7 @@ class MainWindow(QMainWindow):
     open_action: QAction
     quit_action: QAction
     rename_action: QAction
+    regroup_rest_action: QAction
     reset_pins_action: QAction
     show_all_action: QAction
     skipped_action: QAction
@@ -160,6 +163,8 @@ class MainWindow(QMainWindow):
         self.review_action = self.review_dock.toggleViewAction()
         self.review_action.setText("&Review Doubtful Photos")
         self.review_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
+        for dock, action in ((self.map_dock, self.map_action), (self.review_dock, self.review_action)):
+            action.triggered.connect(lambda on, dock=dock: on and dock.raise_())  # in front, not a hidden tab
         self.doubtful_first_action = QAction("&Doubtful First", self, checkable=True)
         self.doubtful_first_action.setStatusTip("Show the photos that fit their cluster least first")
         self.doubtful_first_action.toggled.connect(self._grid_order_changed)
@@ -173,7 +178,9 @@ class MainWindow(QMainWindow):
         self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
         self.undo_action.setIcon(icon("undo"))
         self.redo_action = self.editor.stack.createRedoAction(self, "Redo")
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
+        self.redo_action.setShortcuts(
+            [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")]
+        )  # one binding each: no ambiguity
         self.redo_action.setIcon(icon("redo"))
         self.move_actions = []
         for n in range(1, 10):
@@ -292,6 +299,7 @@ class MainWindow(QMainWindow):
             QApplication.restoreOverrideCursor()
         self.banner.hide()
         session = self.document.session
+        assert session is not None, "open() succeeded"
         self.stacked_images.set_groups([])
         self._show_settings(session.settings)
         self.pages.setCurrentIndex(1)
@@ -508,7 +516,7 @@ class MainWindow(QMainWindow):
             return
         if any(self.images.row_of(p) < 0 for p in paths):
             self.show_all()
-        model = self.grid.model()
+        model = cast(PhotoProxy, self.grid.model())  # every model the grid shows answers row_of
         selection = QItemSelection()
         for p in paths:
             row = model.row_of(p)
@@ -621,22 +629,21 @@ class MainWindow(QMainWindow):
 
     def _state(self) -> State:
         session, jobs = self.session, self.jobs
-        has_session = session is not None
-        cid = self.cluster_view.current_cluster() if has_session else None
+        if session is None:
+            return State(False, False, jobs.analysing, False, False, False, 0, False, False, False, False, False)
+        cid = self.cluster_view.current_cluster()
         return State(
-            has_session=has_session,
-            writable=has_session and not self.read_only,
+            has_session=True,
+            writable=not self.read_only,
             analysing=jobs.analysing,
             cancelling=jobs.analysis is not None and jobs.analysis.cancelled,
-            has_images=has_session and bool(session.images),
-            has_clusters=has_session and bool(session.names),
-            n_clusters=len(session.names) if has_session else 0,
-            has_selection=has_session and self.grid.selectionModel().hasSelection(),
-            real_cluster=has_session and self.current_real_cluster() is not None,
-            can_split=(
-                has_session and cid not in (None, ALL) and session.features is not None and jobs.split_worker is None
-            ),
-            has_pins=has_session and bool(session.pinned),
+            has_images=bool(session.images),
+            has_clusters=bool(session.names),
+            n_clusters=len(session.names),
+            has_selection=self.grid.selectionModel().hasSelection(),
+            real_cluster=self.current_real_cluster() is not None,
+            can_split=cid not in (None, ALL) and session.features is not None and jobs.split_worker is None,
+            has_pins=bool(session.pinned),
             has_skipped=bool(self.skipped),
         )
 

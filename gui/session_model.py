@@ -7,6 +7,8 @@ them (``_session_changed``) and what a finished thumbnail repaints
 
 from __future__ import annotations
 
+from typing import cast
+
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QSortFilterProxyModel, Qt
 
 from engine.session import Change, Session
@@ -21,7 +23,17 @@ class SessionListModel(QAbstractListModel):
         super().__init__(parent)
         self.loader = loader
         self.session: Session | None = None
+        self.live = True  # False while nobody can see it (a hidden dock): edits only mark it stale
+        self._stale = False
         loader.ready.connect(self._thumbnail_ready)
+
+    def set_live(self, live: bool) -> None:
+        """Follow every edit (``True``), or catch up once when shown again: at 100,000 photos a
+        hidden review dock re-ranked every photo on each edit (0.8 s of the GUI thread, bench/scale.py)."""
+        self.live = live
+        if live and self._stale:
+            self._stale = False
+            self.refresh()
 
     def set_session(self, session: Session | None) -> None:
         """Follow ``session`` (or none) from now on, and show its rows."""
@@ -33,8 +45,10 @@ class SessionListModel(QAbstractListModel):
         self.refresh()
 
     def _follow(self, change: Change) -> None:
-        if change.images:  # photos came, went or were renamed: rebuild
+        if change.images:  # photos came, went or were renamed: rebuild (no row may name a photo gone)
             self.refresh()
+        elif not self.live:
+            self._stale = True
         else:
             self._session_changed(change)
 
@@ -76,9 +90,12 @@ class PhotoListModel(SessionListModel):
 class PhotoProxy(QSortFilterProxyModel):
     """A proxy over a ``PhotoListModel`` that answers the same lookups in its own row order."""
 
+    def _photos(self) -> PhotoListModel:
+        return cast(PhotoListModel, self.sourceModel())
+
     @property
     def loader(self) -> ThumbnailLoader:
-        return self.sourceModel().loader
+        return self._photos().loader
 
     def path(self, row: int) -> str:
         return self.index(row, 0).data(PathRole)
@@ -87,7 +104,8 @@ class PhotoProxy(QSortFilterProxyModel):
         return [self.path(r) for r in range(self.rowCount())]
 
     def row_of(self, path: str) -> int:
-        source = self.sourceModel().row_of(path)
+        photos = self._photos()
+        source = photos.row_of(path)
         if source < 0:
             return -1
-        return self.mapFromSource(self.sourceModel().index(source, 0)).row()
+        return self.mapFromSource(photos.index(source, 0)).row()

@@ -61,7 +61,7 @@ def test_deterministic_for_a_seed():
 
 
 def test_confidence_and_representatives():
-    x, y = blobs()
+    x, _ = blobs()
     result = cluster_features(x, 4)
     assert result.confidence.shape == (len(x),)
     assert ((result.confidence >= 0) & (result.confidence <= 1)).all()
