@@ -20,7 +20,9 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -73,7 +75,7 @@ class FeatureMaps:
     def __init__(self, weights: WeightsSource, keep: int = 2):
         self.weights = weights
         self.keep = max(1, keep)
-        self._fn = None
+        self._fn: Callable[[np.ndarray], Any] | None = None
         self._lock = threading.Lock()  # one forward pass at a time; guards the LRU too
         self._cache: OrderedDict[str, dict[str, np.ndarray]] = OrderedDict()
 
@@ -107,9 +109,10 @@ class FeatureMaps:
             if key is not None and key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        pixels = load_for_model(key) if key is not None else _check_pixels(source)
+        pixels = _check_pixels(source) if isinstance(source, np.ndarray) else load_for_model(os.fspath(source))
         with self._lock:
             self._load_locked()
+            assert self._fn is not None
             outputs = self._fn(pixels[None])
             result = {name: out.numpy()[0] for name, out in zip(LAYER_NAMES, outputs)}
             if key is not None:
@@ -194,7 +197,9 @@ def heatmap(deep: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray
     lo, hi = float(mean.min()), float(mean.max())
     heat = (mean - lo) / (hi - lo) if hi - lo > 1e-9 else np.zeros_like(mean)
     if size is not None and (size[0], size[1]) != (heat.shape[1], heat.shape[0]):
-        heat = np.asarray(Image.fromarray(heat, "F").resize(tuple(size), Image.BILINEAR), dtype=np.float32)
+        heat = np.asarray(
+            Image.fromarray(heat, "F").resize((int(size[0]), int(size[1])), Image.Resampling.BILINEAR), dtype=np.float32
+        )
         heat = np.clip(heat, 0.0, 1.0)
     return heat.astype(np.float32)
 
@@ -232,7 +237,7 @@ def photo_pixels(path: str | os.PathLike, max_side: int = 512) -> np.ndarray:
     """The photo upright, RGB uint8, its longer side at most ``max_side`` (for showing under the heat-map)."""
     im = open_rgb(path, max_side)
     if max(im.size) > max_side:
-        im.thumbnail((max_side, max_side), Image.BICUBIC, reducing_gap=2.0)
+        im.thumbnail((max_side, max_side), Image.Resampling.BICUBIC, reducing_gap=2.0)
     return np.asarray(im, dtype=np.uint8)
 
 

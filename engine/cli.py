@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -251,7 +252,7 @@ class _ProgressBar:
 
     def __init__(self, enabled: bool, unit: str = "img"):
         self.enabled, self.unit = enabled, unit
-        self.bar = None
+        self.bar: Any = None  # a tqdm bar while a stage runs
         self.stage = None
 
     def update(self, progress) -> None:

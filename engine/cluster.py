@@ -87,13 +87,14 @@ def _nearest_neighbours(x: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, n
     x = np.ascontiguousarray(x, dtype=np.float32)
     dim = x.shape[1]
     if len(x) <= EXACT_NEIGHBOURS_UP_TO:
-        index = faiss.IndexFlatIP(dim)
+        index: faiss.Index = faiss.IndexFlatIP(dim)
     else:
         lists = int(np.sqrt(len(x)))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
-        index.cp.seed = seed
-        index.train(x[_sample(len(x), 40 * lists, seed)])
-        index.nprobe = 12
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+        ivf.cp.seed = seed
+        ivf.train(x[_sample(len(x), 40 * lists, seed)])
+        ivf.nprobe = 12
+        index = ivf
     index.add(x)
     sims, neighbours = index.search(x, k)
     missing = neighbours < 0  # an IVF probe can come back short: fall back on the photo itself

@@ -57,8 +57,7 @@ def open_rgb(path: str | os.PathLike, max_side: int, cover: bool = False) -> Ima
                 if im.format == "JPEG":
                     _draft_for(im, max_side, cover)
                 im.load()
-                im = ImageOps.exif_transpose(im)
-                return _to_rgb(im)
+                return _to_rgb(ImageOps.exif_transpose(im))
     except DecodeError:
         raise
     except FileNotFoundError:
@@ -104,9 +103,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
             arr = arr / 257.0  # full 16-bit range onto 8 bits
         grey = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
         return grey.convert("RGB")
-    if mode == "P" and "transparency" in im.info:
-        im = im.convert("RGBA")
-    elif mode in ("PA", "La"):
+    if (mode == "P" and "transparency" in im.info) or mode in ("PA", "La"):
         im = im.convert("RGBA")
     if im.mode in ("RGBA", "LA", "RGBa"):
         rgba = im.convert("RGBA")
@@ -123,5 +120,5 @@ def load_for_model(path: str | os.PathLike, size: int = MODEL_SIZE) -> np.ndarra
     """
     im = open_rgb(path, size, cover=True)
     if im.size != (size, size):
-        im = im.resize((size, size), Image.BILINEAR, reducing_gap=2.0)
+        im = im.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
     return np.asarray(im, dtype=np.uint8)

@@ -52,7 +52,7 @@ FEATURE_CLOSE = 0.95
 FEATURE_MAYBE = 0.82
 
 
-from .cancel import Cancelled  # noqa: E402,F401 - re-exported: the one Cancelled
+from .cancel import Cancelled  # noqa: E402 - re-exported: the one Cancelled
 
 
 @dataclass(frozen=True)
@@ -136,13 +136,13 @@ def photo_facts(path: str | os.PathLike, root: str | os.PathLike | None = None) 
             width, height = im.size
     except FileNotFoundError:
         raise DecodeError("file disappeared before it could be read") from None
-    except Exception:  # noqa: BLE001 - open_rgb below raises the DecodeError a person can act on
+    except Exception:
         width = height = 0
         size_bytes = 0
-    im = open_rgb(full, SHARPNESS_SIDE)
+    rgb = open_rgb(full, SHARPNESS_SIDE)
     if not width:
-        width, height = im.size
-    grey = im.convert("L")
+        width, height = rgb.size
+    grey = rgb.convert("L")
     return PhotoFacts(
         path=os.fspath(path),
         width=int(width),
@@ -158,7 +158,7 @@ def phash(grey: Image.Image) -> int:
     """64-bit DCT hash: low frequencies of a 32 x 32 version above/below their median (DC left out)."""
     from scipy.fft import dctn
 
-    small = np.asarray(grey.resize((HASH_SAMPLE, HASH_SAMPLE), Image.LANCZOS), dtype=np.float32)
+    small = np.asarray(grey.resize((HASH_SAMPLE, HASH_SAMPLE), Image.Resampling.LANCZOS), dtype=np.float32)
     low = dctn(small, norm="ortho")[:HASH_SIZE, :HASH_SIZE].ravel()
     bits = low > np.median(low[1:])
     return _pack(bits)
@@ -166,7 +166,7 @@ def phash(grey: Image.Image) -> int:
 
 def dhash(grey: Image.Image) -> int:
     """64-bit gradient hash: is each pixel of a 9 x 8 version brighter than its right neighbour."""
-    small = np.asarray(grey.resize((HASH_SIZE + 1, HASH_SIZE), Image.LANCZOS), dtype=np.float32)
+    small = np.asarray(grey.resize((HASH_SIZE + 1, HASH_SIZE), Image.Resampling.LANCZOS), dtype=np.float32)
     return _pack((small[:, 1:] > small[:, :-1]).ravel())
 
 
@@ -175,7 +175,7 @@ def sharpness(grey: Image.Image) -> float:
     w, h = grey.size
     scale = SHARPNESS_SIDE / max(w, h)
     if scale != 1:
-        grey = grey.resize((max(3, round(w * scale)), max(3, round(h * scale))), Image.BILINEAR)
+        grey = grey.resize((max(3, round(w * scale)), max(3, round(h * scale))), Image.Resampling.BILINEAR)
     a = np.asarray(grey, dtype=np.float32)
     if a.shape[0] < 3 or a.shape[1] < 3:
         return 0.0
@@ -240,7 +240,7 @@ def find_duplicates(
             if (i + 1) % 16 == 0 or i + 1 == len(paths):
                 yield Progress(i + 1, len(paths), "Reading photos")
     ok = [i for i, f in enumerate(facts) if f is not None]
-    read = [facts[i] for i in ok]
+    read = [f for f in facts if f is not None]
     vectors = None
     if features is not None and ok:
         vectors = _unit(descriptor.expand(np.asarray(features)[ok]))
@@ -317,13 +317,14 @@ def _vector_neighbours(vectors: np.ndarray, k: int, floor: float) -> list[np.nda
 
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     if len(x) <= EXACT_NEIGHBOURS_UP_TO:
-        index = faiss.IndexFlatIP(x.shape[1])
+        index: faiss.Index = faiss.IndexFlatIP(x.shape[1])
     else:  # exact search grows as n^2: 100,000 photos took minutes; copies are so close that IVF finds them
         lists = int(np.sqrt(len(x)))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(x.shape[1]), x.shape[1], lists, faiss.METRIC_INNER_PRODUCT)
-        index.cp.seed = 0
-        index.train(x[np.random.default_rng(0).choice(len(x), min(len(x), 40 * lists), replace=False)])
-        index.nprobe = 8
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(x.shape[1]), x.shape[1], lists, faiss.METRIC_INNER_PRODUCT)
+        ivf.cp.seed = 0
+        ivf.train(x[np.random.default_rng(0).choice(len(x), min(len(x), 40 * lists), replace=False)])
+        ivf.nprobe = 8
+        index = ivf
     index.add(x)
     sims, idx = index.search(x, k)
     return [row[s >= floor] for row, s in zip(idx, sims)]
@@ -372,7 +373,7 @@ def _facts_or_reason(path: str, root) -> PhotoFacts | str:
         return photo_facts(path, root)
     except DecodeError as exc:
         return str(exc)
-    except Exception as exc:  # noqa: BLE001 - a reader bug must not end the whole search
+    except Exception as exc:
         return f"unexpected error while reading ({type(exc).__name__}: {exc})"
 
 
@@ -381,7 +382,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def _size_text(n: int) -> str:
+def _size_text(n: float) -> str:
     for unit in ("bytes", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"

@@ -43,7 +43,7 @@ TSNE_SAMPLE = 6000  # above this many points t-SNE lays out a sample of this siz
 PLACE_NEIGHBOURS = 10
 
 
-from .cancel import Cancelled  # noqa: E402,F401 - re-exported: the one Cancelled
+from .cancel import Cancelled  # noqa: E402 - re-exported: the one Cancelled
 
 
 @dataclass

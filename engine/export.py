@@ -229,8 +229,8 @@ def plan_export(
         source, relpath, why = _locate(root, dest, rel)
         if why is None and relpath in listed:
             why = "listed twice; exported once"
-        if why:
-            plan.excluded.append((str(rel), why))
+        if why or source is None:
+            plan.excluded.append((str(rel), why or "not found"))
             continue
         listed.add(relpath)
         folder = dest / folder_of[str(cluster)]
@@ -466,7 +466,7 @@ def _export_one(item: PlannedFile, plan: ExportPlan, journal: _Journal, report: 
             f"{item.relpath} was copied, not moved: it is a symbolic link or lies outside "
             f"{plan.root}, and a move never removes anything there"
         )
-    base = {"op": mode, "src": str(item.source), "rel": item.relpath}
+    base: dict[str, object] = {"op": mode, "src": str(item.source), "rel": item.relpath}
     base.update(cluster_name=item.cluster, confidence=item.confidence)
 
     def starting(final: Path, **facts) -> None:
@@ -479,7 +479,12 @@ def _export_one(item: PlannedFile, plan: ExportPlan, journal: _Journal, report: 
 
 def _already_exported(item: PlannedFile, mode: str, journal: _Journal) -> bool:
     rec = journal.done.get(str(item.target))
-    return bool(rec) and rec["src"] == str(item.source) and _same_op(rec["op"], mode) and os.path.lexists(item.target)
+    return (
+        rec is not None
+        and rec["src"] == str(item.source)
+        and _same_op(rec["op"], mode)
+        and os.path.lexists(item.target)
+    )
 
 
 def _real_folder(folder: Path, dest: Path) -> None:
@@ -745,9 +750,7 @@ def _remove_partials(folders: Iterable[Path], strict: bool = False) -> None:
                     e.path
                     for e in entries
                     if _OUR_TEMP.fullmatch(e.name)
-                    or not strict
-                    and e.name.startswith(".")
-                    and e.name.endswith(PARTIAL_SUFFIX)
+                    or (not strict and e.name.startswith(".") and e.name.endswith(PARTIAL_SUFFIX))
                 ]
         except OSError:
             continue
@@ -846,6 +849,7 @@ class _Journal:
         self._append((json.dumps(rec) + "\n").encode("ascii"))
 
     def _append(self, data: bytes) -> None:
+        assert self._fd is not None, "the journal is open while an export writes to it"
         _write_all(self._fd, data)
         os.fsync(self._fd)
 
@@ -1004,7 +1008,7 @@ def _tidy_after_undo(journal: _Journal, records: list[dict], report: ExportRepor
     if journal.done:
         _finish_manifests(journal, report)
         return False
-    for path in [*journal.manifests.values(), journal.dest / EXPORT_MARKER_NAME]:
+    for path in [*map(Path, journal.manifests.values()), journal.dest / EXPORT_MARKER_NAME]:
         _remove_quietly(path)
     journal.delete()
     return True

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Generator
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ class Progress:
     message: str = ""
 
     @classmethod
-    def timed(cls, stage: str, done: int, total: int, started: float, message: str = "") -> "Progress":
+    def timed(cls, stage: str, done: int, total: int, started: float, message: str = "") -> Progress:
         """Progress with rate and time left worked out from when the stage ``started`` (perf_counter)."""
         elapsed = time.perf_counter() - started
         rate = done / elapsed if elapsed > 0 else 0.0
@@ -107,7 +108,7 @@ def analyse(
         )
 
 
-def run(generator: Generator, on_progress: Callable[[Progress], None] | None = None):
+def run(generator: Generator[Any, Any, Any], on_progress: Callable[[Progress], None] | None = None):
     """Drive a progress generator to the end and return its result."""
     while True:
         try:

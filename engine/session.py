@@ -17,9 +17,9 @@ import os
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import platformdirs
@@ -49,12 +49,12 @@ class Change:
     paths: dict[str, str] = field(default_factory=dict)
     images: bool = False
 
-    def reversed(self) -> "Change":
-        flip = lambda d: {k: (after, before) for k, (before, after) in d.items()}  # noqa: E731
+    def reversed(self) -> Change:
+        flip = lambda d: {k: (after, before) for k, (before, after) in d.items()}
         back = {new: old for old, new in self.paths.items()}
         return Change(self.text, flip(self.labels), flip(self.names), flip(self.pinned), back, self.images)
 
-    def renamed(self, paths: dict[str, str]) -> "Change":
+    def renamed(self, paths: dict[str, str]) -> Change:
         """The same edit of photos that now have other paths (``paths``: old -> new)."""
         return Change(
             self.text,
@@ -130,7 +130,7 @@ class Session:
         return [(p, self.name(self.labels[p])) for p in self.images]
 
     # ---- clustering --------------------------------------------------------
-    def set_analysis(self, images: list[str], features: np.ndarray) -> None:
+    def set_analysis(self, images: list[str], features: np.ndarray | None) -> None:
         """Adopt a new image list (after a scan); photos no longer present drop out."""
         old_labels, old_pinned = self.labels, self.pinned
         self.images = list(images)
@@ -280,10 +280,10 @@ class Session:
                 self.names.pop(cid, None)
             else:
                 self.names[cid] = after
-        for p, (_, after) in change.labels.items():
-            self.labels[p] = after
-        for p, (_, after) in change.pinned.items():
-            (self.pinned.add if after else self.pinned.discard)(p)
+        for p, (_, label) in change.labels.items():
+            self.labels[p] = label
+        for p, (_, pinned) in change.pinned.items():
+            (self.pinned.add if pinned else self.pinned.discard)(p)
 
     def _unique_name(self, name: str, ignore: int | None = None) -> str:
         taken = {n.casefold() for c, n in self.names.items() if c != ignore} | {UNSORTED_NAME.casefold()}
@@ -312,7 +312,7 @@ class Session:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Session":
+    def from_dict(cls, data: dict) -> Session:
         """Rebuild a session from ``to_dict``'s form; anything else (checked as a whole first) is a
         ``SessionError`` naming the first field that is wrong."""
         if not isinstance(data, dict) or type(data.get("version")) is not int or data["version"] != SESSION_VERSION:
@@ -338,7 +338,7 @@ class Session:
         atomic_write_text(Path(path), dumps(self.to_dict()))
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Session":
+    def load(cls, path: str | os.PathLike) -> Session:
         try:
             text = Path(path).read_text(encoding="utf-8")
             return cls.from_dict(json.loads(text))
@@ -360,7 +360,7 @@ def load_or_set_aside(path: str | os.PathLike) -> tuple[Session | None, str | No
         return None, None
     try:
         return Session.load(path), None
-    except Exception as exc:  # noqa: BLE001 - whatever is wrong with the file, the folder must still open
+    except Exception as exc:
         if not isinstance(exc, SessionError):
             exc = SessionError(f"session file {path}: {type(exc).__name__}: {exc}")
         aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")

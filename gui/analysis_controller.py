@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.cancel import Cancelled
-from engine.weights import WeightsError
+from engine.session import Session
+from engine.weights import WeightsError, WeightsSource
 
 from .folder_document import FolderDocument
 from .jobs import AnalysisResult, ClusterResult, analysis_job, cluster_job, split_job
@@ -67,7 +67,7 @@ class AnalysisController(QObject):
                 worker.wait()
 
     # ---- analysing ------------------------------------------------------------------
-    def analyse(self, weights: Path) -> bool:
+    def analyse(self, weights: WeightsSource) -> bool:
         session = self.document.session
         if session is None or self.analysis is not None:
             return False
@@ -97,7 +97,7 @@ class AnalysisController(QObject):
         if self.analysis is not None and not self.analysis.cancelled:
             self.progress.emit(progress)
 
-    def _analysis_done(self, result: AnalysisResult, session) -> None:
+    def _analysis_done(self, result: AnalysisResult, session: Session) -> None:
         if session is not self.document.session:
             return  # the folder was closed meanwhile
         analysis = result.analysis
@@ -174,7 +174,7 @@ class AnalysisController(QObject):
         self.status.emit("Regrouping photos…")
         self.busyChanged.emit()
 
-    def _recluster_done(self, result: ClusterResult, session) -> None:
+    def _recluster_done(self, result: ClusterResult, session: Session) -> None:
         if session is not self.document.session or result.features is not session.features:
             return
         self.editor.apply_clustering(result.clustering, result.settings)

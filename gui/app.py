@@ -27,7 +27,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def create_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication, named so QSettings and the platform know it, and styled."""
-    app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0], *(argv or [])])
     app.setOrganizationName("PhotoCluster")
     app.setApplicationName("PhotoCluster")
     app.setApplicationDisplayName("PhotoCluster")

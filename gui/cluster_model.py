@@ -89,6 +89,8 @@ class ClusterModel(SessionListModel):
     def _update_representatives(self) -> None:
         session = self.session
         self._reps = {}
+        if session is None:
+            return
         for cid in self._ids:
             if cid == ALL:
                 self._reps[cid] = session.images[0] if session.images else None
@@ -148,19 +150,24 @@ class ClusterModel(SessionListModel):
         if data.hasFormat(mime.IMAGE_IDS):
             return bool(mime.unpack(data, mime.IMAGE_IDS))
         if data.hasFormat(mime.CLUSTER_IDS):
-            sources = [c for c in mime.unpack(data, mime.CLUSTER_IDS) if c in self.session.names and c != target]
-            return target != UNSORTED and bool(sources)
+            return target != UNSORTED and bool(self._merged(data, target))
         return False
 
     def dropMimeData(self, data, action, row, column, parent) -> bool:
         if action == Qt.DropAction.IgnoreAction or not self.canDropMimeData(data, action, row, column, parent):
             return False
         target = self._drop_target(row, parent)
+        if target is None:
+            return False
         if data.hasFormat(mime.IMAGE_IDS):
             paths = [p for p in mime.unpack(data, mime.IMAGE_IDS) if isinstance(p, str)]
             return bool(self.editor.move(paths, target))
-        sources = [c for c in mime.unpack(data, mime.CLUSTER_IDS) if c in self.session.names and c != target]
-        return bool(self.editor.merge(sources, target))
+        return bool(self.editor.merge(self._merged(data, target), target))
+
+    def _merged(self, data, target: int) -> list[int]:
+        """The dragged clusters that would merge into ``target``."""
+        names = self.session.names if self.session is not None else {}
+        return [c for c in mime.unpack(data, mime.CLUSTER_IDS) if c in names and c != target]
 
     def _drop_target(self, row: int, parent) -> int | None:
         """Drops land on an item (``parent``), never between items."""

@@ -38,16 +38,15 @@ def setup_logging(level: int = logging.INFO) -> Path | None:
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setFormatter(logging.Formatter(_FORMAT))
     root.addHandler(stderr)
-    path: Path | None = log_file()
+    path = log_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     except OSError as exc:
         log.warning("cannot write the log file %s: %s", path, exc)
-        path = None
-    else:
-        handler.setFormatter(logging.Formatter(_FORMAT))
-        root.addHandler(handler)
+        return None
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    root.addHandler(handler)
     return path
 
 

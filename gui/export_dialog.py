@@ -169,7 +169,8 @@ class ExportDialog(QDialog):
 
     @property
     def mode(self) -> str:
-        return self.mode_group.checkedButton().property("mode")
+        button = self.mode_group.checkedButton()
+        return button.property("mode") if button is not None else "copy"
 
     def set_mode(self, mode: str) -> None:
         for button in self.mode_group.buttons():

@@ -42,7 +42,7 @@ from engine.weights import WeightsSource
 
 from .markup import escape
 from .see_why_jobs import MAPS_PER_PAGE, HeatOverlay, MapsPage, heat_job, maps_job
-from .workers import GeneratorWorker
+from .workers import GeneratorWorker, start_job
 
 ZOOM = (24, 224, 72)  # cell size slider: min, max, default (px)
 GAP = 4
@@ -89,7 +89,8 @@ class MapGrid(QWidget):
         self._relayout()
 
     def columns(self) -> int:
-        width = self.parentWidget().width() if self.parentWidget() is not None else self.width()
+        parent = self.parentWidget()
+        width = parent.width() if parent is not None else self.width()
         return max(1, (width - GAP) // (self.cell + GAP))
 
     def _relayout(self) -> None:
@@ -165,6 +166,7 @@ class FeatureMapsDialog(QDialog):
 
     pageShown = Signal(str, int)
     overlayShown = Signal(str)
+    page_spin: QSpinBox  # made in __init__ after the buttons that read it
 
     def __init__(self, weights: WeightsSource, path: str | os.PathLike, parent=None, in_process: bool = False):
         super().__init__(parent)
@@ -258,11 +260,11 @@ class FeatureMapsDialog(QDialog):
         side.addStretch(1)
         body.addLayout(side)
         self.grid = MapGrid()
-        self.scroll = QScrollArea()
-        self.scroll.setWidget(self.grid)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        body.addWidget(self.scroll, 1)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidget(self.grid)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        body.addWidget(self.scroll_area, 1)
         layout.addLayout(body, 1)
         self.status = QLabel("Loading…")
         self.status.setObjectName("emptyHint")
@@ -331,33 +333,42 @@ class FeatureMapsDialog(QDialog):
     def _pump(self) -> None:
         if self._worker is not None:
             return
-        if self._wanted is not None and self._wanted != self._shown:
-            path, layer, first, count, scaling, order = self._wanted
-            self.status.setText(f"Computing {layer}…")
-            worker = GeneratorWorker(
-                maps_job, self.weights, path, layer, first, count, scaling, order, in_process=self.in_process
-            )
-            worker.key = self._wanted
-            worker.returned.connect(self._page_ready)
-        elif self.path and self._heat_for != self.path:
-            worker = GeneratorWorker(heat_job, self.weights, self.path, in_process=self.in_process)
-            worker.key = self.path
-            self._heat_for = self.path
-            worker.returned.connect(self._heat_ready)
-        else:
-            return
-        worker.errored.connect(self._failed)
-        worker.finished.connect(self._worker_finished)
-        self._worker = worker
         self._started = time.perf_counter()
-        worker.start()
+        if self._wanted is not None and self._wanted != self._shown:
+            key = self._wanted
+            path, layer, first, count, scaling, order = key
+            self.status.setText(f"Computing {layer}…")
+            self._worker = start_job(
+                maps_job,
+                self.weights,
+                path,
+                layer,
+                first,
+                count,
+                scaling,
+                order,
+                in_process=self.in_process,
+                done=lambda page: self._page_ready(page, key),
+                failed=lambda exc: self._failed(exc, key),
+                finished=self._worker_finished,
+            )
+        elif self.path and self._heat_for != self.path:
+            path = self._heat_for = self.path
+            self._worker = start_job(
+                heat_job,
+                self.weights,
+                path,
+                in_process=self.in_process,
+                done=self._heat_ready,
+                failed=lambda exc: self._failed(exc, path),
+                finished=self._worker_finished,
+            )
 
-    def _page_ready(self, page: MapsPage) -> None:
-        key = self.sender().key
+    def _page_ready(self, page: MapsPage, key: tuple) -> None:
         self._shown = key
         self.page = page
         self.grid.set_page(page)
-        self.scroll.verticalScrollBar().setValue(0)
+        self.scroll_area.verticalScrollBar().setValue(0)
         spec = activations.layer(page.layer)
         last = page.first + len(page.maps)
         order = " (strongest first)" if page.order == "strength" else ""
@@ -386,8 +397,7 @@ class FeatureMapsDialog(QDialog):
             )
         )
 
-    def _failed(self, exc: BaseException) -> None:
-        key = getattr(self.sender(), "key", None)
+    def _failed(self, exc: BaseException, key: tuple | str) -> None:
         text = escape(str(exc) or type(exc).__name__)
         if isinstance(key, tuple):  # a page of maps: do not ask for the same page again in a loop
             self._shown = key

@@ -195,7 +195,9 @@ class PhotoGrid(QListView):
         per_row = max(1, rect.width() // max(1, self.gridSize().width()))
         rows = (rect.height() // max(1, self.gridSize().height()) + 2) * per_row
         start = max(0, first.row() - per_row)
-        return {model.path(r) for r in range(start, min(model.rowCount(), start + rows + 2 * per_row))}
+        return {
+            model.index(r, 0).data(PathRole) for r in range(start, min(model.rowCount(), start + rows + 2 * per_row))
+        }
 
     def _cancel_offscreen(self) -> None:
         model = _image_model(self.model())

@@ -81,6 +81,8 @@ class ImageModel(PhotoListModel):
 
     def _tooltip(self, path: str) -> str:
         session = self.session
+        if session is None:
+            return ""
         cid = session.labels.get(path, UNSORTED)
         lines = [f"<b>{escape(path)}</b>", f"In {escape(session.name(cid))}"]
         if path in session.pinned:

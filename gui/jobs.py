@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,8 +60,8 @@ class EngineProcess:
         self.name = name
         self._context = multiprocessing.get_context("spawn")
         self._executor: ProcessPoolExecutor | None = None
-        self._progress = None
-        self._cancel = None
+        self._progress: Any = None  # multiprocessing Queue / Event once started
+        self._cancel: Any = None
 
     def _start(self) -> None:
         self._progress = self._context.Queue()
@@ -73,6 +74,7 @@ class EngineProcess:
         """Run ``call(*args)`` in the child; yields its progress, returns its result, raises its exception."""
         if self._executor is None:
             self._start()
+        assert self._executor is not None
         self._cancel.clear()
         _drain(self._progress)
         future = self._executor.submit(call, *args)

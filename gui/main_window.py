@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import logging
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -53,6 +54,7 @@ from .icons import app_icon, icon
 from .image_model import ALL, ImageModel, PathRole
 from .markup import escape
 from .review import ConfidenceSortProxy, ReviewDock
+from .session_model import PhotoProxy
 from .similarity_map import SimilarityMapDock
 from .skipped_dialog import SkippedDialog
 from .status_area import StatusArea
@@ -172,7 +174,9 @@ class MainWindow(QMainWindow):
         self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
         self.undo_action.setIcon(icon("undo"))
         self.redo_action = self.editor.stack.createRedoAction(self, "Redo")
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
+        self.redo_action.setShortcuts(
+            [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")]
+        )  # one binding each: no ambiguity
         self.redo_action.setIcon(icon("redo"))
         self.move_actions = []
         for n in range(1, 10):
@@ -289,6 +293,7 @@ class MainWindow(QMainWindow):
             QApplication.restoreOverrideCursor()
         self.banner.hide()
         session = self.document.session
+        assert session is not None, "open() succeeded"
         self.stacked_images.set_groups([])
         self._show_settings(session.settings)
         self.pages.setCurrentIndex(1)
@@ -497,7 +502,7 @@ class MainWindow(QMainWindow):
             return
         if any(self.images.row_of(p) < 0 for p in paths):
             self.show_all()
-        model = self.grid.model()
+        model = cast(PhotoProxy, self.grid.model())  # every model the grid shows answers row_of
         selection = QItemSelection()
         for p in paths:
             row = model.row_of(p)
@@ -608,22 +613,21 @@ class MainWindow(QMainWindow):
 
     def _state(self) -> State:
         session, jobs = self.session, self.jobs
-        has_session = session is not None
-        cid = self.cluster_view.current_cluster() if has_session else None
+        if session is None:
+            return State(False, False, jobs.analysing, False, False, False, 0, False, False, False, False, False)
+        cid = self.cluster_view.current_cluster()
         return State(
-            has_session=has_session,
-            writable=has_session and not self.read_only,
+            has_session=True,
+            writable=not self.read_only,
             analysing=jobs.analysing,
             cancelling=jobs.analysis is not None and jobs.analysis.cancelled,
-            has_images=has_session and bool(session.images),
-            has_clusters=has_session and bool(session.names),
-            n_clusters=len(session.names) if has_session else 0,
-            has_selection=has_session and self.grid.selectionModel().hasSelection(),
-            real_cluster=has_session and self.current_real_cluster() is not None,
-            can_split=(
-                has_session and cid not in (None, ALL) and session.features is not None and jobs.split_worker is None
-            ),
-            has_pins=has_session and bool(session.pinned),
+            has_images=bool(session.images),
+            has_clusters=bool(session.names),
+            n_clusters=len(session.names),
+            has_selection=self.grid.selectionModel().hasSelection(),
+            real_cluster=self.current_real_cluster() is not None,
+            can_split=cid not in (None, ALL) and session.features is not None and jobs.split_worker is None,
+            has_pins=bool(session.pinned),
             has_skipped=bool(self.skipped),
         )
 

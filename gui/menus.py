@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QSizePolicy, QSlider, QSpinBox, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QSizePolicy, QSlider, QSpinBox, QToolButton, QWidget
 
 from engine.cluster import UNSORTED
 
@@ -110,7 +110,9 @@ def build_toolbar(window: MainWindow) -> None:
     tools.addAction(window.undo_action)
     tools.addAction(window.redo_action)
     for action in (window.undo_action, window.redo_action):
-        tools.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        button = tools.widgetForAction(action)
+        if isinstance(button, QToolButton):
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
     tools.addAction(window.new_cluster_action)
     tools.addAction(window.export_action)
     spacer = QWidget()

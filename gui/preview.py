@@ -52,14 +52,14 @@ def load_photo(path: Path) -> PhotoFacts:
     except Exception:
         pass
     try:
-        im = open_rgb(path, PREVIEW_SIDE)
+        rgb = open_rgb(path, PREVIEW_SIDE)
     except DecodeError as exc:
         return PhotoFacts(None, width, height, st.st_size, taken, str(exc))
-    if max(im.size) > PREVIEW_SIDE:
-        im.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.LANCZOS)
+    if max(rgb.size) > PREVIEW_SIDE:
+        rgb.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.LANCZOS)
     if not width:
-        width, height = im.size
-    image = QImage(im.tobytes(), im.width, im.height, 3 * im.width, QImage.Format.Format_RGB888).copy()
+        width, height = rgb.size
+    image = QImage(rgb.tobytes(), rgb.width, rgb.height, 3 * rgb.width, QImage.Format.Format_RGB888).copy()
     return PhotoFacts(image, width, height, st.st_size, taken)
 
 
@@ -145,7 +145,8 @@ class PreviewDialog(QDialog):
         self.position.setText(f"{self.row + 1} of {count}")
         self.back.setEnabled(self.row > 0)
         self.forward.setEnabled(self.row < count - 1)
-        self._pool.submit(_load_for, self.model.session.root, path, done=self._loaded)
+        if self.model.session is not None:
+            self._pool.submit(_load_for, self.model.session.root, path, done=self._loaded)
 
     def _loaded(self, result) -> None:
         path, facts = result
@@ -159,9 +160,10 @@ class PreviewDialog(QDialog):
         parts.append(_human_size(facts.size_bytes))
         if facts.taken:
             parts.append(facts.taken.strftime("%d %b %Y, %H:%M"))
-        cid = self.model.session.labels.get(path)
-        if cid is not None:
-            parts.append(f"in {self.model.session.name(cid)}")
+        session = self.model.session
+        cid = session.labels.get(path) if session is not None else None
+        if session is not None and cid is not None:
+            parts.append(f"in {session.name(cid)}")
         self.info.setText("  ·  ".join(parts))
         self.facts = facts
 

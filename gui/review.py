@@ -17,7 +17,7 @@ Two pieces:
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -89,7 +89,7 @@ class ConfidenceSortProxy(PhotoProxy):
         super().setSourceModel(model)
         self.set_enabled(self.enabled)
 
-    def lessThan(self, left: QModelIndex, right: QModelIndex) -> bool:
+    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:
         a = (bool(left.data(PinnedRole)), float(left.data(ConfidenceRole) or 0.0), left.row())
         b = (bool(right.data(PinnedRole)), float(right.data(ConfidenceRole) or 0.0), right.row())
         return a < b
@@ -189,7 +189,8 @@ class RepresentativesModel(SessionListModel):
     def refresh(self) -> None:
         self.beginResetModel()
         self._ids = sorted(self.session.names) if self.session is not None else []
-        self._reps = {c: self.session.representative(c) for c in self._ids}
+        session = self.session
+        self._reps = {c: session.representative(c) for c in self._ids} if session is not None else {}
         self.endResetModel()
 
     def _session_changed(self, change: Change) -> None:

@@ -56,11 +56,11 @@ class HeatOverlay:
     heat: np.ndarray  # H x W float32 in [0, 1]
 
 
-def _run(call, args: tuple, cancel: threading.Event, in_process: bool):
+def _run(call, args: tuple, cancel: threading.Event | None, in_process: bool):
     if in_process:
         return call(*args)
     with _one_at_a_time:
-        return (yield from PROCESS.run(call, args, cancel))
+        return (yield from PROCESS.run(call, args, cancel or threading.Event()))
 
 
 # ---- window side: generators for GeneratorWorker ------------------------------------------------

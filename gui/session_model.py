@@ -7,6 +7,8 @@ them (``_session_changed``) and what a finished thumbnail repaints
 
 from __future__ import annotations
 
+from typing import cast
+
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QSortFilterProxyModel, Qt
 
 from engine.session import Change, Session
@@ -76,9 +78,12 @@ class PhotoListModel(SessionListModel):
 class PhotoProxy(QSortFilterProxyModel):
     """A proxy over a ``PhotoListModel`` that answers the same lookups in its own row order."""
 
+    def _photos(self) -> PhotoListModel:
+        return cast(PhotoListModel, self.sourceModel())
+
     @property
     def loader(self) -> ThumbnailLoader:
-        return self.sourceModel().loader
+        return self._photos().loader
 
     def path(self, row: int) -> str:
         return self.index(row, 0).data(PathRole)
@@ -87,7 +92,8 @@ class PhotoProxy(QSortFilterProxyModel):
         return [self.path(r) for r in range(self.rowCount())]
 
     def row_of(self, path: str) -> int:
-        source = self.sourceModel().row_of(path)
+        photos = self._photos()
+        source = photos.row_of(path)
         if source < 0:
             return -1
-        return self.mapFromSource(self.sourceModel().index(source, 0)).row()
+        return self.mapFromSource(photos.index(source, 0)).row()

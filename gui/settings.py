@@ -17,7 +17,7 @@ def recent_folders() -> list[str]:
     value = settings().value("recentFolders", [])
     if isinstance(value, str):  # QSettings returns a lone string for a one-item list
         value = [value]
-    return [p for p in (value or []) if Path(p).is_dir()]
+    return [p for p in (value if isinstance(value, list) else []) if Path(p).is_dir()]
 
 
 def add_recent_folder(folder: Path) -> None:

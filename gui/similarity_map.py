@@ -48,7 +48,7 @@ from .markup import escape
 from .see_why_jobs import layout_job
 from .thumbnails import TIERS, ThumbnailLoader
 from .undo import Editor
-from .workers import GeneratorWorker
+from .workers import GeneratorWorker, start_job
 
 # Distinct, colour-blind-friendlier hues (Tableau 20 order, strong ones first); Unsorted is grey.
 PALETTE = [
@@ -332,7 +332,7 @@ class SimilarityMapView(QWidget):
         painter.end()
 
     def _paint_legend(self, painter: QPainter) -> None:
-        counts = {}
+        counts: dict[int, int] = {}
         for c in self.labels.tolist():
             counts[c] = counts.get(c, 0) + 1
         clusters = sorted(counts, key=lambda c: (c == UNSORTED, c))[:14]
@@ -451,7 +451,7 @@ class SimilarityMapDock(QDockWidget):
         self.setObjectName("similarityMapDock")
         self.editor, self.loader, self.in_process = editor, loader, in_process
         self.session: Session | None = None
-        self._features = None  # the features the shown layout was made from
+        self._features: np.ndarray | None = None  # the features the shown layout was made from
         self._worker: GeneratorWorker | None = None
         self._again = False
         self._started = 0.0
@@ -532,32 +532,29 @@ class SimilarityMapDock(QDockWidget):
         if self._worker is not None:
             self._again = True
             return
-        features = session.features
-        worker = GeneratorWorker(
-            layout_job, features, self.method_combo.currentData() or "auto", in_process=self.in_process
-        )
-        worker.features, worker.images, worker.session = features, list(session.images), session
-        worker.returned.connect(self._laid_out)
-        worker.errored.connect(self._failed)
-        worker.finished.connect(self._finished)
-        self._worker = worker
+        features, images = session.features, list(session.images)
         self._started = time.perf_counter()
-        self.status.setText(f"Laying out {len(session.images):,} photos…")
-        worker.start()
-
-    def _laid_out(self, result: embedding.Embedding) -> None:
-        worker = self.sender()
-        session = self.session
-        if session is None or worker.session is not session or worker.features is not session.features:
-            return  # stale: the folder or its analysis changed meanwhile (``_finished`` starts again)
-        self._features = worker.features
-        labels = np.array([session.labels.get(p, UNSORTED) for p in worker.images])
-        keep = self.view.selected_paths()
-        self.view.set_points(worker.images, result.xy, labels, dict(session.names))
-        self.view.select(keep)  # a new layout keeps what was selected
-        self.status.setText(
-            f"{len(worker.images):,} photos · {result.method} · {time.perf_counter() - self._started:.1f} s"
+        self.status.setText(f"Laying out {len(images):,} photos…")
+        self._worker = start_job(
+            layout_job,
+            features,
+            self.method_combo.currentData() or "auto",
+            in_process=self.in_process,
+            done=lambda result: self._laid_out(result, session, features, images),
+            failed=self._failed,
+            finished=self._finished,
         )
+
+    def _laid_out(self, result: embedding.Embedding, session: Session, features: np.ndarray, images: list[str]) -> None:
+        """A layout of ``features`` for ``images`` of ``session``, as they were when it started."""
+        if self.session is not session or features is not session.features:
+            return  # stale: the folder or its analysis changed meanwhile (``_finished`` starts again)
+        self._features = features
+        labels = np.array([session.labels.get(p, UNSORTED) for p in images])
+        keep = self.view.selected_paths()
+        self.view.set_points(images, result.xy, labels, dict(session.names))
+        self.view.select(keep)  # a new layout keeps what was selected
+        self.status.setText(f"{len(images):,} photos · {result.method} · {time.perf_counter() - self._started:.1f} s")
         self._update_buttons()
         self.layoutReady.emit()
 

@@ -60,32 +60,38 @@ class Editor(QObject):
 
     def can_edit(self) -> bool:
         """True if edits are allowed; otherwise ``refused`` says why."""
+        return self._editable() is not None
+
+    def _editable(self) -> Session | None:
+        """The session when edits are allowed; otherwise None, and ``refused`` says why."""
         if self.session is None:
-            return False
+            return None
         if self.read_only:
             self.refused.emit(READ_ONLY_TEXT)
-            return False
-        return True
+            return None
+        return self.session
 
-    def _record(self, change: Change) -> Change:
+    def _record(self, session: Session, change: Change) -> Change:
         if change:
-            self.stack.push(SessionCommand(self.session, change))
+            self.stack.push(SessionCommand(session, change))
         return change
 
     def move(self, paths: Iterable[str], cluster: int) -> Change:
-        if not self.can_edit():
+        if (session := self._editable()) is None:
             return Change("Move")
-        return self._record(self.session.move(paths, cluster))
+        return self._record(session, session.move(paths, cluster))
 
     def new_cluster(self, paths: Iterable[str], name: str | None = None) -> int | None:
-        if not self.can_edit():
+        if (session := self._editable()) is None:
             return None
-        cid, change = self.session.new_cluster(paths, name)
-        self._record(change)
+        cid, change = session.new_cluster(paths, name)
+        self._record(session, change)
         return cid
 
     def relocate(self, paths: dict[str, str]) -> Change:
         """Photos were moved on disk: the Session follows, and so does every edit on the undo stack."""
+        if self.session is None:
+            return Change("Move photos on disk")
         change = self.session.relocate(paths)
         for i in range(self.stack.count()):
             command = cast(SessionCommand, self.stack.command(i))
@@ -93,32 +99,32 @@ class Editor(QObject):
         return change
 
     def rename(self, cluster: int, name: str) -> Change:
-        if not self.can_edit():
+        if (session := self._editable()) is None:
             return Change("rename")
-        return self._record(self.session.rename(cluster, name))
+        return self._record(session, session.rename(cluster, name))
 
     def merge(self, sources: Iterable[int], target: int) -> Change:
-        if not self.can_edit():
+        if (session := self._editable()) is None:
             return Change("merge")
-        return self._record(self.session.merge(sources, target))
+        return self._record(session, session.merge(sources, target))
 
     def delete_cluster(self, cluster: int) -> Change:
-        if not self.can_edit():
+        if (session := self._editable()) is None:
             return Change("delete_cluster")
-        return self._record(self.session.delete_cluster(cluster))
+        return self._record(session, session.delete_cluster(cluster))
 
     def apply(self, change: Change) -> Change:
         """Commit a Change computed elsewhere (a split made in the analysis process) and record it."""
-        if not self.can_edit():
+        if (session := self._editable()) is None:
             return Change("apply")
-        return self._record(self.session.commit(change))
+        return self._record(session, session.commit(change))
 
     def reset_pins(self, paths: Iterable[str] | None = None) -> Change:
-        if not self.can_edit():
+        if (session := self._editable()) is None:
             return Change("reset_pins")
-        return self._record(self.session.reset_pins(paths))
+        return self._record(session, session.reset_pins(paths))
 
     def apply_clustering(self, clustering: Clustering, settings: dict) -> Change:
-        if not self.can_edit():
+        if (session := self._editable()) is None:
             return Change("apply_clustering")
-        return self._record(self.session.apply_clustering(clustering, settings))
+        return self._record(session, session.apply_clustering(clustering, settings))

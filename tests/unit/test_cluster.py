@@ -24,7 +24,7 @@ def test_methods_recover_separated_groups(method):
 
 
 def test_auto_k_finds_the_number_of_groups():
-    x, y = blobs(k=5)
+    x, _ = blobs(k=5)
     k, scores = choose_k(prepare(x))
     assert k == 5
     assert set(scores) >= {2, 3, 4, 5, 6}
@@ -39,7 +39,7 @@ def test_deterministic_for_a_seed():
 
 
 def test_confidence_and_representatives():
-    x, y = blobs()
+    x, _ = blobs()
     result = cluster_features(x, 4)
     assert result.confidence.shape == (len(x),)
     assert ((result.confidence >= 0) & (result.confidence <= 1)).all()

@@ -77,7 +77,7 @@ def test_truncated_jpeg_is_reported(tmp_path, photo_maker):
     path = photo_maker(tmp_path / "t.jpg", "red", size=(400, 300))
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(DecodeError, match="truncated|damaged"):
+    with pytest.raises(DecodeError, match=r"truncated|damaged"):
         load_for_model(path)
 
 

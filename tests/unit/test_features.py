@@ -32,7 +32,8 @@ def test_unreadable_file_in_a_batch_is_reported_and_the_rest_analysed(extractor,
 
 def test_same_photo_gives_the_same_vector(extractor, photo_folder):
     path = str(photo_folder / "b" / "sky_0.jpg")
-    (a,), (b,) = (list(extractor.extract([path]))[0].vectors,), (list(extractor.extract([path]))[0].vectors,)
+    a = next(iter(extractor.extract([path]))).vectors
+    b = next(iter(extractor.extract([path]))).vectors
     assert np.allclose(a, b)
 
 
@@ -41,7 +42,7 @@ def test_cancel_stops_between_batches(extractor, photo_folder):
     cancel = threading.Event()
     seen = 0
     with pytest.raises(Cancelled):
-        for batch in extractor.extract(paths, cancel):
+        for _batch in extractor.extract(paths, cancel):
             seen += 1
             cancel.set()
     assert seen == 1

@@ -56,5 +56,5 @@ def test_weights_of_another_model_are_refused_by_name(tmp_path):
 def test_truncated_weights_file_is_refused(tmp_path, weights_path):
     cut = tmp_path / "cut.weights.h5"
     cut.write_bytes(weights_path.read_bytes()[:5_000_000])
-    with pytest.raises(WeightsError, match="cut.weights.h5"):
+    with pytest.raises(WeightsError, match=r"cut\.weights\.h5"):
         build_vgg16(resolve_weights(str(cut)))
