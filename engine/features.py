@@ -69,6 +69,18 @@ def resolve_engine(engine: str | None = None) -> str:
     return value
 
 
+def choose_engine(engine: str | None, precision: str = "auto") -> str:
+    """ "openvino" or "tensorflow" for ``engine`` (see ``resolve_engine``); ``ValueError`` if it lacks ``precision``."""
+    engine = resolve_engine(engine)
+    if engine == "auto":
+        engine = "tensorflow" if precision == "float16" or nvidia_gpu() else "openvino"
+    if engine == "tensorflow" and precision == "int8":
+        raise ValueError("precision int8 needs the OpenVINO engine (--engine openvino or auto)")
+    if engine == "openvino" and precision == "float16":
+        raise ValueError("precision float16 is for NVIDIA GPUs with the TensorFlow engine")
+    return engine
+
+
 def nvidia_gpu() -> bool:
     """An NVIDIA GPU TensorFlow can use; TensorFlow is imported only where an NVIDIA driver is installed."""
     return os.path.exists("/proc/driver/nvidia/version") and gpu_available()
@@ -120,13 +132,7 @@ class FeatureExtractor:
     ):
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-        engine = resolve_engine(engine)
-        if engine == "auto":
-            engine = "tensorflow" if precision == "float16" or nvidia_gpu() else "openvino"
-        if engine == "tensorflow" and precision == "int8":
-            raise ValueError("precision int8 needs the OpenVINO engine (--engine openvino or auto)")
-        if engine == "openvino" and precision == "float16":
-            raise ValueError("precision float16 is for NVIDIA GPUs with the TensorFlow engine")
+        engine = choose_engine(engine, precision)
         self.weights = weights
         self.engine = engine
         self.precision = precision if engine == "openvino" or precision != "auto" else detect_precision()

@@ -231,7 +231,11 @@ def _child_main() -> None:
             for _ in range(batches):
                 model(pixels)
             rate = batches * len(pixels) / (time.perf_counter() - t0)
-            results[precision] = {"ok": cosine >= MIN_COSINE, "cosine": round(cosine, 5), "images_per_s": round(rate, 2)}
+            results[precision] = {
+                "ok": cosine >= MIN_COSINE,
+                "cosine": round(cosine, 5),
+                "images_per_s": round(rate, 2),
+            }
         except Exception as exc:
             results[precision] = {"ok": False, "why": f"{type(exc).__name__}: {exc}"[:300]}
     passed = {p: r["images_per_s"] for p, r in results.items() if r["ok"]}
