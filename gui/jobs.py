@@ -27,7 +27,7 @@ import numpy as np
 
 from engine.cache import default_cache_dir
 from engine.cluster import Clustering, cluster_features
-from engine.features import Cancelled
+from engine.features import ENGINE_ENV_VAR, Cancelled
 from engine.pipeline import Analysis, Progress
 from engine.weights import WeightsSource
 
@@ -117,7 +117,8 @@ def _drain(q):
 # ---- the window side: generators for GeneratorWorker --------------------------------
 def analysis_job(root: Path, weights: WeightsSource, settings: dict, cancel: threading.Event):
     yield Progress("model", 0, 0, message="Starting the analysis")
-    args = (Path(root), weights, dict(settings), default_cache_dir())  # the child may be older than today's env
+    engine = os.environ.get(ENGINE_ENV_VAR) or "auto"
+    args = (Path(root), weights, dict(settings), default_cache_dir(), engine)  # the child may be older than today's env
     return (yield from ENGINE.run(_analyse_in_child, args, cancel))
 
 
@@ -160,14 +161,20 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _extractor(weights: WeightsSource):
+def _extractor(weights: WeightsSource, cache_dir: Path, engine: str):
+    """The child's one loaded model, rebuilt for other weights, cache folder or engine; says what takes long."""
     from engine.features import FeatureExtractor
 
-    extractor = _child.get("extractor")
-    if extractor is None or extractor.weights != weights:
-        extractor = FeatureExtractor(weights, batch_size=BATCH_SIZE)
-        extractor.load()  # raises WeightsError with the fix-it text
-        _child["extractor"] = extractor
+    extractor, made_for = _child.get("extractor"), (weights, engine)
+    if (
+        extractor is None
+        or _child.get("made_for") != made_for
+        or (extractor.engine == "openvino" and extractor.cache_dir != cache_dir)  # its model lives in the cache
+    ):
+        extractor = FeatureExtractor(weights, batch_size=BATCH_SIZE, engine=engine, cache_dir=cache_dir)
+        for text in extractor.prepare():  # raises WeightsError with the fix-it text
+            _child["progress"].put(Progress("model", 0, 0, message=text))
+        _child.update(extractor=extractor, made_for=made_for)
     return extractor
 
 
@@ -182,12 +189,14 @@ def _split_in_child(root: Path, names: dict, cluster: int, members: list[str], f
     return copy.split(cluster, parts)
 
 
-def _analyse_in_child(root: Path, weights: WeightsSource, settings: dict, cache_dir: Path) -> AnalysisResult:
+def _analyse_in_child(
+    root: Path, weights: WeightsSource, settings: dict, cache_dir: Path, engine: str = "auto"
+) -> AnalysisResult:
     from engine.pipeline import analyse
 
     progress, cancel = _child["progress"], _child["cancel"]
     progress.put(Progress("model", 0, 0, message="Loading the image model"))
-    extractor = _extractor(weights)
+    extractor = _extractor(weights, cache_dir, engine)
     generator = analyse(root, extractor, cache_dir=cache_dir, cancel=cancel)
     while True:
         try:
