@@ -31,7 +31,7 @@ def prepared(tmp_path_factory, weights_path):
 
 def copy_of(prepared, tmp_path, drop=()):
     """The prepared cache folder copied (so a test can damage it), without the files named in ``drop``."""
-    cache, source, folder = prepared
+    cache, source, _ = prepared
     shutil.copytree(cache, tmp_path / "cache")
     copy = openvino_model.model_folder(tmp_path / "cache", source)
     for name in drop:
@@ -97,7 +97,7 @@ def test_a_model_that_disagrees_with_tensorflow_falls_back(prepared, tmp_path):
 
 
 def test_a_crash_in_the_self_test_is_recorded_and_not_repeated(prepared, tmp_path, monkeypatch):
-    cache, source, folder = copy_of(prepared, tmp_path, drop=["probe.json"])
+    cache, source, _ = copy_of(prepared, tmp_path, drop=["probe.json"])
     runs = []
 
     def segfault(args, **kw):
