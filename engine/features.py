@@ -185,9 +185,9 @@ class FeatureExtractor:
         if self._fn is not None:
             return
         if self.engine == "openvino":
-            if self.needs_preparing():
-                yield PREPARING
             try:
+                if self.needs_preparing():
+                    yield PREPARING
                 self._fn = self._load_openvino()
                 return
             except WeightsError:
@@ -196,10 +196,10 @@ class FeatureExtractor:
                 log.debug("OpenVINO failed", exc_info=True)
                 self.notice = f"The fast CPU engine (OpenVINO) is not used: {_short(exc)}. Using TensorFlow instead."
                 log.warning(self.notice)
-                yield self.notice
                 self.engine = "tensorflow"
                 self.precision = self.precision if self.precision in _POLICY else detect_precision()
                 self._model_id = None
+                yield self.notice
         describe = build_tf_describer(self.weights, self.precision)
         self._fn = lambda pixels: describe(pixels).numpy()
 

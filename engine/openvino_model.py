@@ -55,13 +55,11 @@ class OpenVinoError(Exception):
 
 def model_folder(cache_dir: str | os.PathLike, weights: WeightsSource) -> Path:
     """Where the models for ``weights`` live: a new folder for new weights, descriptor or library versions."""
-    import nncf
-    import openvino
+    from importlib.metadata import version  # not ``import nncf``: that takes seconds
 
-    ov_version = openvino.__version__.split("-")[0]
     name = (
         f"vgg16-{descriptor.LAYER}-gem{descriptor.GEM_P:g}x{descriptor.PARTS}-v{descriptor.VERSION}-"
-        f"{weights.identity()}-ov{ov_version}-nncf{nncf.__version__}"
+        f"{weights.identity()}-ov{version('openvino')}-nncf{version('nncf')}"
     )
     return Path(cache_dir) / "models" / name
 
