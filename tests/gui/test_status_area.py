@@ -9,7 +9,8 @@ from gui.status_area import StatusArea
 
 
 def test_engine_and_preparation_are_shown(app):
-    area = StatusArea(QStatusBar(), QAction("Cancel"))
+    bar, cancel = QStatusBar(), QAction("Cancel")  # kept: the area's widgets belong to them
+    area = StatusArea(bar, cancel)
     area.show_progress(Progress("model", 0, 0, message=PREPARING))
     assert area.text.text() == PREPARING
     area.show_progress(Progress("features", 5, 10, rate=2.0, eta=2.5, engine="OpenVINO INT8"))
