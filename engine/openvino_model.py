@@ -215,13 +215,13 @@ def _child_main() -> None:
     """Child process: argv = folder, candidates, calibration images, probe batches; prints the verdict as JSON."""
     folder, candidates, calibration, batches = Path(sys.argv[1]), sys.argv[2].split(","), *map(int, sys.argv[3:5])
     logging.basicConfig(level=logging.WARNING)
-    if "int8" in candidates and not (folder / "int8" / "meta.json").is_file():
-        _quantise(folder, calibration)
     reference = np.load(folder / "reference.npy")
     results: dict[str, dict] = {}
     pixels = np.stack([synthetic_image(20_000 + i) for i in range(PROBE_BATCH)])
     for precision in candidates:
         try:
+            if precision == "int8" and not (folder / "int8" / "meta.json").is_file():
+                _quantise(folder, calibration)
             model = OpenVinoModel(precision, _compile(folder, precision))
             cosine = self_test(model, reference)
             model(pixels)  # warm-up
