@@ -284,6 +284,8 @@ class _ProgressBar:
         from .features import PREPARING
 
         if self.enabled and progress.message == PREPARING:
+            self.close()
+            self.stage = None
             print(PREPARING, file=sys.stderr)
         if not self.enabled or progress.total == 0:
             return
