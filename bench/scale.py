@@ -430,6 +430,41 @@ def bench_gui(args, data_dir: Path, cache_dir: Path) -> None:
     subprocess.run(cmd, env=env, check=False)
 
 
+class _StallSampler:
+    """Where the GUI thread is when the event loop has not ticked for 100 ms: the code to fix, not a guess."""
+
+    def __init__(self, beat: list[float], phase: list[str]):
+        import threading
+
+        self.beat, self.phase = beat, phase
+        self.main = threading.main_thread().ident
+        self.seen: dict[tuple[str, str], float] = {}
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        import traceback
+
+        while True:
+            time.sleep(0.05)
+            age = time.perf_counter() - self.beat[0]
+            frame = sys._current_frames().get(self.main)
+            if age < 0.1 or frame is None:
+                continue
+            stack = traceback.extract_stack(frame)
+            ours = [f for f in stack if "/engine/" in f.filename or "/gui/" in f.filename] or stack
+            where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(ours[-3:]))
+            key = (self.phase[0], where)
+            self.seen[key] = self.seen.get(key, 0.0) + 0.05
+
+    def report(self) -> None:
+        if not self.seen:
+            print("no stall over 100 ms was caught by the sampler")
+            return
+        print("where the GUI thread was during stalls over 100 ms (seconds sampled, worst first):")
+        for (phase, where), secs in sorted(self.seen.items(), key=lambda kv: -kv[1])[:15]:
+            print(f"  {secs:5.2f} s  {phase:8s} {where}")
+
+
 def gui_child(args, weights) -> int:
     from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
 
@@ -448,7 +483,14 @@ def gui_child(args, weights) -> int:
     phase = ["open"]
     clock = QElapsedTimer()
     ticker = QTimer(interval=5)
-    ticker.timeout.connect(lambda: gaps.append((phase[0], clock.restart())))
+    beat = [time.perf_counter()]
+
+    def tick():
+        beat[0] = time.perf_counter()
+        gaps.append((phase[0], clock.restart()))
+
+    ticker.timeout.connect(tick)
+    stalls = _StallSampler(beat, phase)
     results: dict[str, float] = {}
     rows = []
     child_peak = [0.0]
@@ -518,7 +560,7 @@ def gui_child(args, weights) -> int:
             rows.append([f"  ({window.status_text.text()})", None, "", ""])
             QTimer.singleShot(300, regroup)
 
-        window._analysis.finished.connect(done)
+        window.jobs.analysis.finished.connect(done)
 
     def regroup():
         phase[0] = "regroup"
@@ -527,7 +569,7 @@ def gui_child(args, weights) -> int:
         window.recluster()
 
         def wait():
-            if window._recluster is None and not window._recluster_timer.isActive():
+            if window.jobs.recluster_worker is None and not window.jobs.recluster_timer.isActive():
                 rows.append(
                     [
                         f"regroup to k=12 in the window (load {common.load():.1f})",
@@ -564,6 +606,7 @@ def gui_child(args, weights) -> int:
         )
     print("event-loop gaps with a 5 ms timer (ms):")
     common.table(["phase", "max ms", "p99 ms", "over 100 ms", "met"], stall_rows)
+    stalls.report()
     print(
         f"peak RSS of the window's process: {peak_rss_gb():.2f} GB; of its engine child (sampled every 0.5 s): "
         f"{child_peak[0]:.2f} GB (goal <= {GOALS['rss_gb']:g} each)"

@@ -156,6 +156,21 @@ class FeatureExtractor:
             )
         return self._model_id
 
+    def planned_model_id(self) -> str | None:
+        """``model_id`` without loading anything: what an analysis would use; None if only preparing can tell."""
+        if self._fn is not None or self.precision != "auto":
+            return self.model_id
+        from . import openvino_model
+
+        try:
+            choice = openvino_model.recorded_choice(self._model_folder())
+        except Exception:  # no OpenVINO here: the analysis will fall back to TensorFlow
+            choice = ""
+        if choice is None:
+            return None
+        planned = FeatureExtractor(self.weights, choice or detect_precision(), engine=_ENGINE_FOR[bool(choice)])
+        return planned.model_id
+
     @property
     def device(self) -> str:
         return "GPU" if self.engine == "tensorflow" and self.precision == "float16" and gpu_available() else "CPU"
@@ -264,6 +279,7 @@ class FeatureExtractor:
 
 
 _SHORT = {"int8": "INT8", "bfloat16": "BF16", "float32": "FP32"}
+_ENGINE_FOR = {True: "openvino", False: "tensorflow"}
 
 
 def _short(exc: Exception) -> str:

@@ -68,6 +68,15 @@ def needs_preparing(folder: Path) -> bool:
     return not (folder / "probe.json").is_file()
 
 
+def recorded_choice(folder: Path) -> str | None:
+    """The precision "auto" takes from the recorded verdict; "" if OpenVINO failed it, None if not prepared yet."""
+    try:
+        probe = json.loads((folder / "probe.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return "" if probe.get("error") else str(probe.get("choice", ""))
+
+
 def cpu_precisions() -> list[str]:
     """The precisions worth trying on this CPU."""
     from .features import cpu_has_bf16

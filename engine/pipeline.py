@@ -20,26 +20,8 @@ import numpy as np
 from . import descriptor
 from .cache import FeatureCache, as_stored
 from .features import Cancelled, FeatureExtractor
+from .progress import Progress
 from .scan import ScanResult, Skipped, scan_folder
-
-
-@dataclass(frozen=True)
-class Progress:
-    stage: str  # "scan", "cache", "features"
-    done: int
-    total: int
-    rate: float = 0.0  # images per second in this stage
-    eta: float | None = None  # seconds left, when known
-    message: str = ""
-    engine: str = ""  # the model's engine and precision while photos are analysed ("OpenVINO INT8")
-
-    @classmethod
-    def timed(cls, stage: str, done: int, total: int, started: float, message: str = "", engine: str = "") -> Progress:
-        """Progress with rate and time left worked out from when the stage ``started`` (perf_counter)."""
-        elapsed = time.perf_counter() - started
-        rate = done / elapsed if elapsed > 0 else 0.0
-        eta = (total - done) / rate if rate > 0 else None
-        return cls(stage, done, total, rate, eta, message, engine)
 
 
 @dataclass
@@ -148,3 +130,18 @@ def _rel(root: Path, path: str) -> str:
 
 
 __all__ = ["Analysis", "Cancelled", "Progress", "analyse", "run"]
+
+
+def cached_features(
+    root: str | Path, images: list[str], model_id: str, cache_dir: str | Path | None = None
+) -> np.ndarray | None:
+    """Every photo's features straight from the cache, in ``images`` order (paths relative to ``root``), with no
+    model: how a folder analysed before reopens with its map and review ready. None if any photo is missing
+    from the cache or changed since (then it needs an analysis)."""
+    with FeatureCache(model_id, cache_dir) as cache:
+        keys, unreadable = cache.keys_for([str(Path(root) / p) for p in images])
+        if unreadable or len(keys) != len(images):
+            return None
+        features = np.zeros((len(keys), descriptor.SIZE), np.float32)
+        have = cache.fill([k.fingerprint for k in keys], features)
+        return features if bool(have.all()) else None

@@ -19,7 +19,7 @@ from engine.session import Session
 from engine.weights import WeightsError, WeightsSource
 
 from .folder_document import FolderDocument
-from .jobs import AnalysisResult, ClusterResult, analysis_job, cluster_job, split_job
+from .jobs import AnalysisResult, ClusterResult, analysis_job, cached_job, cluster_job, split_job
 from .markup import duration, escape
 from .undo import Editor
 from .workers import GeneratorWorker, start_job
@@ -35,6 +35,7 @@ class AnalysisController(QObject):
     weightsMissing = Signal(object)  # the ``WeightsError``
     imagesChanged = Signal()  # the analysis found other photos than were shown
     busyChanged = Signal()  # a job started or ended
+    cachedLoaded = Signal(bool)  # a reopened folder's features came from the cache (True), or not all were there
 
     def __init__(
         self,
@@ -48,8 +49,11 @@ class AnalysisController(QObject):
         self.analysis: GeneratorWorker | None = None
         self.recluster_worker: GeneratorWorker | None = None
         self.split_worker: GeneratorWorker | None = None
+        self.cached_worker: GeneratorWorker | None = None  # loading a reopened folder's features from the cache
         self._recluster_again = False
         self._analysis_started = 0.0
+        self._stage = ""  # the running analysis' last stage ("model" while the image model loads)
+        self.last_result: AnalysisResult | None = None
         self.recluster_timer = QTimer(self, singleShot=True, interval=RECLUSTER_DELAY_MS)
         self.recluster_timer.timeout.connect(self.recluster)
 
@@ -58,7 +62,9 @@ class AnalysisController(QObject):
         return self.analysis is not None
 
     def workers(self) -> list[GeneratorWorker]:
-        return [w for w in (self.analysis, self.recluster_worker, self.split_worker) if w is not None]
+        return [
+            w for w in (self.analysis, self.recluster_worker, self.split_worker, self.cached_worker) if w is not None
+        ]
 
     def cancel_all(self, wait: bool = False) -> None:
         for worker in self.workers():
@@ -72,6 +78,7 @@ class AnalysisController(QObject):
         if session is None or self.analysis is not None:
             return False
         self._analysis_started = time.monotonic()
+        self._stage = "model"
         self.analysis = start_job(
             analysis_job,
             session.root,
@@ -88,18 +95,24 @@ class AnalysisController(QObject):
     def cancel_analysis(self) -> bool:
         if self.analysis is not None and not self.analysis.cancelled:
             self.analysis.cancel()
-            self.status.emit("Stopping after the current batch…")
+            self.status.emit(
+                "Stopping once the image model has loaded; it stays loaded, so the next analysis starts at once…"
+                if self._stage == "model"
+                else "Stopping after the current batch…"
+            )
             self.busyChanged.emit()
             return True
         return False
 
     def _analysis_progress(self, progress) -> None:
+        self._stage = progress.stage
         if self.analysis is not None and not self.analysis.cancelled:
             self.progress.emit(progress)
 
     def _analysis_done(self, result: AnalysisResult, session: Session) -> None:
         if session is not self.document.session:
             return  # the folder was closed meanwhile
+        self.last_result = result
         analysis = result.analysis
         images_changed = analysis.images != session.images
         session.set_analysis(analysis.images, analysis.features)
@@ -138,6 +151,39 @@ class AnalysisController(QObject):
 
     def _analysis_finished(self) -> None:
         self.analysis = None
+        self.busyChanged.emit()
+
+    # ---- reopening -------------------------------------------------------------------
+    def load_cached(self, weights: WeightsSource) -> bool:
+        """Take the open folder's features from the feature cache (no model, no Analyse), if every photo's is there."""
+        session = self.document.session
+        if session is None or session.features is not None or self.cached_worker is not None or not session.images:
+            return False
+        images = list(session.images)
+        self.cached_worker = start_job(
+            cached_job,
+            session.root,
+            images,
+            weights,
+            done=lambda features: self._cached_done(features, session, images),
+            failed=lambda exc: self.cachedLoaded.emit(False),
+            finished=self._cached_finished,
+        )
+        self.busyChanged.emit()
+        return True
+
+    def _cached_done(self, features, session: Session, images: list[str]) -> None:
+        if session is not self.document.session:
+            return
+        found = features is not None and session.features is None and session.images == images
+        if found:
+            session.set_analysis(images, features)
+            if not session.names:  # analysed before but never sorted (or the sorting was lost): group now
+                self.recluster()
+        self.cachedLoaded.emit(found)
+
+    def _cached_finished(self) -> None:
+        self.cached_worker = None
         self.busyChanged.emit()
 
     # ---- regrouping -----------------------------------------------------------------

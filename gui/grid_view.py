@@ -146,6 +146,11 @@ class PhotoGrid(QListView):
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        # The width the columns get must not depend on whether the rows overflow: with "as needed" bars Qt lays
+        # out for a width less a scrollbar it may not show, the column count flips as the bar comes and goes
+        # and the last row can end up out of reach. So: the vertical bar always has its place, never a sideways one.
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.verticalScrollBar().setSingleStep(24)
         self.setMouseTracking(True)
         self.setWordWrap(False)
@@ -158,14 +163,34 @@ class PhotoGrid(QListView):
         self.set_thumbnail_size(160)
 
     def set_thumbnail_size(self, size: int) -> None:
+        anchor = self.top_row()
         self.delegate.size = size
         self._fit_columns()
         self.setIconSize(QSize(size, size))
         model = _image_model(self.model())
         if model is not None:
             model.set_tier(tier_for(size * self.devicePixelRatioF()))
-        self.scheduleDelayedItemsLayout()
+        self._keep_anchor(anchor)
         self.viewport().update()
+
+    def top_row(self) -> int:
+        """The first photo of the top visible row (the place a zoom or resize keeps), or -1."""
+        if self.model() is None or self.verticalScrollBar().value() == 0:
+            return -1
+        grid = self.gridSize()
+        for x in (grid.width() // 2, PAD):
+            index = self.indexAt(QPoint(x, max(1, grid.height() // 4)))
+            if index.isValid():
+                return index.row()
+        return -1
+
+    def _keep_anchor(self, row: int) -> None:
+        """Lay out again now and put ``row`` back at the top, so zooming or resizing does not lose the place."""
+        self.executeDelayedItemsLayout()
+        self.doItemsLayout()
+        model = self.model()
+        if model is not None and 0 <= row < model.rowCount():
+            self.scrollTo(model.index(row, 0), QAbstractItemView.ScrollHint.PositionAtTop)
 
     def _fit_columns(self) -> None:
         """Spread the spare width over the columns, so the grid fills the view edge to edge."""
@@ -175,8 +200,12 @@ class PhotoGrid(QListView):
         self.setGridSize(QSize(max(cell.width(), width // columns), cell.height()))
 
     def resizeEvent(self, event) -> None:
+        anchor = self.top_row()
         super().resizeEvent(event)
+        old = self.gridSize()
         self._fit_columns()
+        if self.gridSize() != old or event.oldSize().width() != event.size().width():
+            self._keep_anchor(anchor)
 
     def setModel(self, model) -> None:
         super().setModel(model)

@@ -40,6 +40,7 @@ class AnalysisResult:
     analysis: Analysis
     clustering: Clustering
     settings: dict
+    model_load_seconds: float = 0.0  # 0 when the child still held the model from an earlier (or cancelled) run
 
 
 @dataclass
@@ -122,6 +123,13 @@ def analysis_job(root: Path, weights: WeightsSource, settings: dict, cancel: thr
     return (yield from ENGINE.run(_analyse_in_child, args, cancel))
 
 
+def cached_job(root: Path, images: list[str], weights: WeightsSource, cancel: threading.Event):
+    """The features of ``images`` from the feature cache (None if not all are there); no model is loaded."""
+    yield Progress("cache", 0, 0, message="Looking for the analysis from last time")
+    args = (Path(root), list(images), weights, default_cache_dir(), os.environ.get(ENGINE_ENV_VAR) or "auto")
+    return (yield from ENGINE.run(_cached_in_child, args, cancel))
+
+
 def cluster_job(features: np.ndarray, settings: dict, cancel: threading.Event):
     yield Progress("cluster", 0, 0, message="Regrouping photos")
     clustering = yield from ENGINE.run(cluster, (features, dict(settings)), cancel)
@@ -165,17 +173,22 @@ def _extractor(weights: WeightsSource, cache_dir: Path, engine: str):
     """The child's one loaded model, rebuilt for other weights, cache folder or engine; says what takes long."""
     from engine.features import FeatureExtractor
 
-    extractor, made_for = _child.get("extractor"), (weights, engine)
-    if (
-        extractor is None
-        or _child.get("made_for") != made_for
-        or (extractor.engine == "openvino" and extractor.cache_dir != cache_dir)  # its model lives in the cache
-    ):
+    if _stale(weights, cache_dir, engine):
         extractor = FeatureExtractor(weights, batch_size=BATCH_SIZE, engine=engine, cache_dir=cache_dir)
         for text in extractor.prepare():  # raises WeightsError with the fix-it text
             _child["progress"].put(Progress("model", 0, 0, message=text))
-        _child.update(extractor=extractor, made_for=made_for)
-    return extractor
+        _child.update(extractor=extractor, made_for=(weights, engine))
+    return _child["extractor"]
+
+
+def _stale(weights: WeightsSource, cache_dir: Path, engine: str) -> bool:
+    """Whether the loaded model (if any) is not the one asked for: other weights, engine or (OpenVINO) cache."""
+    extractor = _child.get("extractor")
+    return (
+        extractor is None
+        or _child.get("made_for") != (weights, engine)
+        or (extractor.engine == "openvino" and extractor.cache_dir != cache_dir)  # its model lives in the cache
+    )
 
 
 def _split_in_child(root: Path, names: dict, cluster: int, members: list[str], features: np.ndarray, parts: int):
@@ -189,14 +202,32 @@ def _split_in_child(root: Path, names: dict, cluster: int, members: list[str], f
     return copy.split(cluster, parts)
 
 
+def _cached_in_child(
+    root: Path, images: list[str], weights: WeightsSource, cache_dir: Path, engine: str = "auto"
+) -> np.ndarray | None:
+    from engine.features import FeatureExtractor
+    from engine.pipeline import cached_features
+
+    extractor = FeatureExtractor(weights, batch_size=BATCH_SIZE, engine=engine, cache_dir=cache_dir)
+    model_id = extractor.planned_model_id()  # the analysis' id; nothing is loaded
+    return None if model_id is None else cached_features(root, images, model_id, cache_dir)
+
+
 def _analyse_in_child(
     root: Path, weights: WeightsSource, settings: dict, cache_dir: Path, engine: str = "auto"
 ) -> AnalysisResult:
     from engine.pipeline import analyse
 
     progress, cancel = _child["progress"], _child["cancel"]
-    progress.put(Progress("model", 0, 0, message="Loading the image model"))
-    extractor = _extractor(weights, cache_dir, engine)
+    fresh = _stale(weights, cache_dir, engine)
+    progress.put(
+        Progress("model", 0, 0, message="Loading the image model" if fresh else "Using the loaded image model")
+    )
+    started = time.perf_counter()
+    extractor = _extractor(weights, cache_dir, engine)  # kept in this process: a cancelled run leaves it loaded
+    load_seconds = time.perf_counter() - started if fresh else 0.0
+    if cancel.is_set():  # asked to stop while the model loaded: stop now, before scanning
+        raise Cancelled()
     generator = analyse(root, extractor, cache_dir=cache_dir, cancel=cancel)
     while True:
         try:
@@ -207,4 +238,4 @@ def _analyse_in_child(
     if cancel.is_set():
         raise Cancelled()
     progress.put(Progress("cluster", 0, 0, message=f"Grouping {len(analysis.images)} photos"))
-    return AnalysisResult(analysis, cluster(analysis.features, settings), dict(settings))
+    return AnalysisResult(analysis, cluster(analysis.features, settings), dict(settings), load_seconds)

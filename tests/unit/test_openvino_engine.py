@@ -133,3 +133,11 @@ def test_engine_choice(monkeypatch):
     monkeypatch.setenv("PHOTOCLUSTER_ENGINE", "fast")
     with pytest.raises(ValueError, match="PHOTOCLUSTER_ENGINE"):
         features.choose_engine(None)
+
+
+def test_the_model_id_is_known_without_loading_once_prepared(prepared, tmp_path):
+    cache, source, _ = prepared
+    planned = FeatureExtractor(source, engine="openvino", cache_dir=cache)
+    assert planned.planned_model_id() == FeatureExtractor(source, engine="openvino", cache_dir=cache).model_id
+    assert planned._fn is None  # nothing was loaded
+    assert FeatureExtractor(source, engine="openvino", cache_dir=tmp_path).planned_model_id() is None
