@@ -107,24 +107,34 @@ def analyse(
         done, model_seconds, t0 = 0, 0.0, time.perf_counter()
         message = f"{cached} cached, {len(todo)} to analyse" + (f", {copies} identical copies" if copies else "")
         yield Progress("features", 0, len(todo), message=message, engine=extractor.label)
+        shared, rewritten = 0, []
         for batch in extractor.extract([k.path for k in todo], cancel):
             firsts = [rows_of[fp_of[p]][0] for p in batch.paths]
             features[firsts] = as_stored(batch.vectors)
+            have[firsts] = True
             # A file rewritten while it was being read is used as it is now, but not cached
             # under the fingerprint of what it was before.
             cache.put_many([(keys[r].fingerprint, features[r]) for r in firsts if keys[r].unchanged()])
             for first in firsts:
-                rows = rows_of[keys[first].fingerprint]
-                features[rows] = features[first]
-                have[rows] = True
+                for r in rows_of[keys[first].fingerprint][1:]:
+                    if keys[r].unchanged():
+                        features[r], have[r] = features[first], True
+                        shared += 1
+                    else:  # rewritten since it was fingerprinted: not a copy any more, read it on its own
+                        rewritten.append(r)
             skipped += [
                 Skipped(_rel(root, k.path), why) for p, why in batch.failed for k in _copies(p, fp_of, rows_of, keys)
             ]
             done += len(batch.paths) + len(batch.failed)
             model_seconds += batch.model_seconds
             yield Progress.timed("features", done, len(todo), t0, engine=extractor.label)
+        row_of = {keys[r].path: r for r in rewritten}
+        for batch in extractor.extract(list(row_of), cancel):
+            rows = [row_of[p] for p in batch.paths]
+            features[rows], have[rows] = as_stored(batch.vectors), True
+            skipped += [Skipped(_rel(root, p), why) for p, why in batch.failed]
+            model_seconds += batch.model_seconds
         analysed = np.flatnonzero(have)
-        shared = sum(len(rows) - 1 for rows in rows_of.values() if have[rows[0]])
         if len(analysed) < len(keys):  # some could not be decoded: drop their empty rows
             features = features[analysed]
         return Analysis(
