@@ -96,6 +96,7 @@ class HelpWindow(QDialog):
         self.browser = QTextBrowser()
         self.browser.setOpenExternalLinks(True)
         if markdown:
+            self.browser.setSearchPaths([str(GUIDE.parent)])  # the guide's screenshots are beside it
             self.browser.setMarkdown(markdown)
         else:
             self.browser.setHtml(html)
