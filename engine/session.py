@@ -201,9 +201,9 @@ class Session:
         ids = sorted(names)
         moved = {cid: i for i, cid in enumerate(ids) if cid != i}
         if moved:
-            for p, (before, after) in list(change.labels.items()):
-                if after in moved:
-                    change.labels[p] = (before, moved[after])
+            for p, (was, goes) in list(change.labels.items()):
+                if goes in moved:
+                    change.labels[p] = (was, moved[goes])
             for p in self.images:
                 c = self.labels[p]
                 if c in moved and p not in change.labels:
