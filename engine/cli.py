@@ -137,9 +137,9 @@ def _unusable_places(args) -> str:
 
 def _run(args, folder: Path) -> int:
     from .cache import CacheError
-    from .cluster import cluster_features
     from .features import FeatureExtractor
-    from .pipeline import analyse, run
+    from .pipeline import run
+    from .progressive import analyse_progressively
     from .session import Session
     from .weights import WeightsError, resolve_weights
 
@@ -147,20 +147,23 @@ def _run(args, folder: Path) -> int:
         extractor = FeatureExtractor(resolve_weights(args.weights), args.precision, args.batch_size)
         exclude = (Path(args.export).expanduser(),) if args.export else ()
         bar = _ProgressBar(enabled=not args.quiet)
-        analysis = run(analyse(folder, extractor, args.cache_dir, threading.Event(), exclude), bar.update)
+        steps = analyse_progressively(
+            folder, extractor, args.clusters, args.method, args.seed, args.cache_dir, threading.Event(), exclude
+        )
+        result = run(steps, bar.update)
         bar.close()
     except (WeightsError, CacheError) as exc:
         print(f"photocluster cluster: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    analysis, clustering = result.analysis, result.clustering
     for warning in analysis.warnings:
         print(f"photocluster cluster: warning: {warning}", file=sys.stderr)
 
     t0 = time.perf_counter()
-    clustering = cluster_features(analysis.features, args.clusters, args.method, args.seed)
     session = Session(analysis.root, analysis.images)
     session.set_analysis(analysis.images, analysis.features)
     session.apply_clustering(clustering, {"clusters": args.clusters, "method": args.method})
-    cluster_seconds = time.perf_counter() - t0
+    cluster_seconds = result.cluster_seconds + time.perf_counter() - t0
 
     if args.manifest:
         try:
@@ -248,7 +251,7 @@ def _summary(analysis, clustering, session, extractor, cluster_seconds: float) -
 
 
 class _ProgressBar:
-    """A tqdm bar on stderr per stage of the engine's progress."""
+    """A tqdm bar on stderr per stage of the engine's progress; a progressive ``Step`` adds "groups so far"."""
 
     def __init__(self, enabled: bool, unit: str = "img"):
         self.enabled, self.unit = enabled, unit
@@ -256,6 +259,10 @@ class _ProgressBar:
         self.stage = None
 
     def update(self, progress) -> None:
+        from .progressive import Step
+
+        groups = progress.groups if isinstance(progress, Step) else None
+        progress = progress.progress if isinstance(progress, Step) else progress
         if not self.enabled or progress.total == 0:
             return
         from tqdm import tqdm
@@ -267,6 +274,8 @@ class _ProgressBar:
                 total=progress.total, desc=progress.stage, unit=self.unit, file=sys.stderr, dynamic_ncols=True
             )
         self.bar.n = progress.done
+        if groups is not None:
+            self.bar.set_postfix_str(f"groups so far: {groups.k}", refresh=False)
         self.bar.refresh()
 
     def close(self) -> None:
