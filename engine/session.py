@@ -149,6 +149,14 @@ class Session:
         self.pinned = {p for p in old_pinned if p in self.labels}
         self._emit(Change("Update the photos", images=True))
 
+    def set_features(self, features: np.ndarray) -> None:
+        """The features of the photos as they are (read back from the cache): the sorting and the photo list do
+        not change, so views keep their rows, selection and scroll place; the listeners still hear of it."""
+        if len(features) != len(self.images):
+            raise ValueError("features must have one row per photo")
+        self.features = features
+        self._emit(Change("Features from the cache"))
+
     def relocate(self, paths: dict[str, str]) -> Change:
         """Photos were moved on disk (``paths``: old -> new, relative to ``root``): they keep clusters and pins."""
         paths = {old: new for old, new in paths.items() if old in self.labels and old != new}
