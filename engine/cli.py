@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help=f"VGG16 'no top' weights file (default: ${ENV_VAR}, else Keras' ImageNet download)",
     )
+    p.add_argument(
+        "--pinned",
+        metavar="FILE.csv",
+        help="path,cluster rows (path relative to FOLDER): those photos go to that cluster and steer the rest",
+    )
     p.add_argument("--manifest", metavar="OUT.csv", help="write path,cluster,cluster_name,confidence for every photo")
     p.add_argument("--export", metavar="DEST", help="write the photos into DEST/<cluster name>/")
     p.add_argument("--mode", choices=MODES, default="copy", help="how --export writes files (default: copy)")
@@ -107,8 +112,20 @@ def main(argv: list[str]) -> int:
     if problem:
         print(f"photocluster cluster: {problem}", file=sys.stderr)
         return EXIT_FAILED
+    pins = None
+    if args.pinned:
+        from .guided import PinsError, read_pins
+
+        if args.method != "kmeans":
+            print("photocluster cluster: --pinned works with --method kmeans", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            pins = read_pins(Path(args.pinned).expanduser())
+        except PinsError as exc:
+            print(f"photocluster cluster: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     try:
-        return _run(args, folder)
+        return _run(args, folder, pins)
     except KeyboardInterrupt:
         print("\nphotocluster cluster: cancelled; features analysed so far are kept in the cache", file=sys.stderr)
         return EXIT_CANCELLED
@@ -135,7 +152,7 @@ def _unusable_places(args) -> str:
     return ""
 
 
-def _run(args, folder: Path) -> int:
+def _run(args, folder: Path, pins: list[tuple[str, str]] | None = None) -> int:
     from .cache import CacheError
     from .features import FeatureExtractor
     from .pipeline import run
@@ -162,6 +179,21 @@ def _run(args, folder: Path) -> int:
     t0 = time.perf_counter()
     session = Session(analysis.root, analysis.images)
     session.set_analysis(analysis.images, analysis.features)
+    if pins:
+        from .guided import cluster_guided, session_pins, unknown_paths
+
+        unknown = unknown_paths(pins, analysis.images)
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            print(
+                f"photocluster cluster: {args.pinned}: {len(unknown)} pinned paths are not photos analysed in "
+                f"{analysis.root} (missing, skipped or not relative to FOLDER): {shown}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        for name in dict.fromkeys(name for _, name in pins):
+            session.new_cluster([rel for rel, n in pins if n == name], name)
+        clustering = cluster_guided(analysis.features, session_pins(session), args.clusters, args.seed)
     session.apply_clustering(clustering, {"clusters": args.clusters, "method": args.method})
     cluster_seconds = result.cluster_seconds + time.perf_counter() - t0
 

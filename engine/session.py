@@ -82,6 +82,8 @@ class Session:
         self.labels: dict[str, int] = {p: UNSORTED for p in self.images}
         self.names: dict[int, str] = {}
         self.pinned: set[str] = set()
+        # the last automatic choice of k: (score per k, k, clear); shown in the window, not saved
+        self.k_choice: tuple[dict[int, float], int, bool] = ({}, 0, True)
         self.confidence: dict[str, float] = {}
         self.representatives: dict[int, str] = {}
         self.settings: dict = {"clusters": "auto", "method": "kmeans"}
@@ -168,7 +170,10 @@ class Session:
             raise ValueError("clustering does not match the session's images")
         free = [i for i, p in enumerate(self.images) if p not in self.pinned]
         new_ids = _match_ids(
-            [self.labels[self.images[i]] for i in free], [int(clustering.labels[i]) for i in free], self.names
+            [self.labels[self.images[i]] for i in free],
+            [int(clustering.labels[i]) for i in free],
+            self.names,
+            {label: cid for label, cid in clustering.fixed.items() if cid in self.names},
         )
         change = Change("Re-cluster")
         for i in free:
@@ -185,6 +190,7 @@ class Session:
             if cid not in self.names:
                 change.names[cid] = (None, next_name())
         self.confidence = {p: float(c) for p, c in zip(self.images, clustering.confidence)}
+        self.k_choice = (dict(clustering.k_scores), clustering.k, clustering.k_clear)
         self.representatives = {
             new_ids[c]: self.images[i] for c, i in clustering.representatives.items() if c in new_ids
         }
@@ -552,25 +558,29 @@ class _NameSource:
                 return name
 
 
-def _match_ids(old: list[int], new: list[int], names: dict[int, str]) -> dict[int, int]:
-    """Map each new cluster label to an id: the old cluster it overlaps most, else a fresh id."""
+def _match_ids(
+    old: list[int], new: list[int], names: dict[int, str], fixed: dict[int, int] | None = None
+) -> dict[int, int]:
+    """Map each new cluster label to an id: ``fixed`` ones as given (pinned groups), others the old
+    cluster they overlap most, else a fresh id."""
     from scipy.optimize import linear_sum_assignment
 
-    new_labels = sorted(set(new) - {UNSORTED})
-    old_labels = sorted(set(old) - {UNSORTED})
-    mapping: dict[int, int] = {UNSORTED: UNSORTED}
+    fixed = fixed or {}
+    new_labels = sorted(set(new) - {UNSORTED} - set(fixed))
+    old_labels = sorted(set(old) - {UNSORTED} - set(fixed.values()))
+    mapping: dict[int, int] = {UNSORTED: UNSORTED, **fixed}
     if old_labels and new_labels:
         overlap = np.zeros((len(new_labels), len(old_labels)))
         ni = {c: i for i, c in enumerate(new_labels)}
         oi = {c: i for i, c in enumerate(old_labels)}
         for o, n in zip(old, new):
-            if o != UNSORTED and n != UNSORTED:
+            if o in oi and n in ni:
                 overlap[ni[n], oi[o]] += 1
         rows, cols = linear_sum_assignment(-overlap)
         for r, c in zip(rows, cols):
             if overlap[r, c] > 0:
                 mapping[new_labels[r]] = old_labels[c]
-    next_id = max(list(names) + old_labels, default=-1) + 1
+    next_id = max(list(names) + old_labels + list(fixed.values()), default=-1) + 1
     for n in new_labels:
         if n not in mapping:
             mapping[n] = next_id

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.cancel import Cancelled
+from engine.guided import session_pins
 from engine.live_sorting import LiveSorting
 from engine.progressive import FIRST_FIT
 from engine.session import Session
@@ -235,6 +236,7 @@ class AnalysisController(QObject):
             cluster_job,
             features,
             self.wanted_settings(),
+            session_pins(session),
             done=lambda result: self._recluster_done(result, session),
             failed=self._recluster_failed,
             finished=self._recluster_finished,
@@ -246,9 +248,10 @@ class AnalysisController(QObject):
         if session is not self.document.session or result.features is not session.features:
             return
         self.editor.apply_clustering(result.clustering, result.settings)
+        steered = f" {len(session.pinned)} photos placed by hand steered the rest." if result.clustering.fixed else ""
         self.status.emit(
             f"Regrouped into {result.clustering.k} clusters ({_method_label(result.settings['method'])}, "
-            f"{'automatic' if result.settings['clusters'] == 'auto' else 'chosen'} number). "
+            f"{'automatic' if result.settings['clusters'] == 'auto' else 'chosen'} number).{steered} "
             "Ctrl+Z goes back."
         )
 

@@ -28,6 +28,7 @@ import numpy as np
 from engine.cache import default_cache_dir
 from engine.cluster import Clustering, cluster_features
 from engine.features import Cancelled
+from engine.guided import cluster_guided
 from engine.pipeline import Analysis, Progress
 from engine.progressive import Groups, Step
 from engine.weights import WeightsSource
@@ -60,8 +61,12 @@ class ClusterResult:
     features: np.ndarray  # the features it was computed from, to detect a stale result
 
 
-def cluster(features: np.ndarray, settings: dict) -> Clustering:
-    return cluster_features(features, k=settings.get("clusters", "auto"), method=settings.get("method", "kmeans"))
+def cluster(features: np.ndarray, settings: dict, pins: dict[int, int] | None = None) -> Clustering:
+    """The clustering for ``settings``; with k-means, photos placed by hand (``pins``: row -> id) steer the rest."""
+    k, method = settings.get("clusters", "auto"), settings.get("method", "kmeans")
+    if pins and method == "kmeans":
+        return cluster_guided(features, pins, k)
+    return cluster_features(features, k=k, method=method)
 
 
 class EngineProcess:
@@ -152,9 +157,9 @@ def cached_job(root: Path, images: list[str], weights: WeightsSource, cancel: th
     return (yield from ENGINE.run(_cached_in_child, args, cancel))
 
 
-def cluster_job(features: np.ndarray, settings: dict, cancel: threading.Event):
+def cluster_job(features: np.ndarray, settings: dict, pins: dict[int, int] | None, cancel: threading.Event):
     yield Progress("cluster", 0, 0, message="Regrouping photos")
-    clustering = yield from ENGINE.run(cluster, (features, dict(settings)), cancel)
+    clustering = yield from ENGINE.run(cluster, (features, dict(settings), pins), cancel)
     return ClusterResult(clustering, dict(settings), features)
 
 
