@@ -200,7 +200,7 @@ class AnalysisController(QObject):
             return
         found = features is not None and session.features is None and session.images == images
         if found:
-            session.set_analysis(images, features)
+            session.set_features(features)
             if not session.names:  # analysed before but never sorted (or the sorting was lost): group now
                 self.recluster()
         self.cachedLoaded.emit(found)

@@ -23,7 +23,8 @@ GUIDE = Path(__file__).resolve().parents[1] / "docs" / "gui.md"
 
 # keys that are not actions of the menus, with what they do
 OTHER_KEYS = (
-    ("1 – 9", "Send the selected photos to the cluster with that number in the side list"),
+    ("1 – 9", "Send the selected photos to the cluster showing that key in the side list"),
+    ("0", "Send the selected photos to Unsorted"),
     ("Enter / Space / double-click", "Preview the photo"),
     ("Left / Right, Home / End", "In the preview: the previous or next photo, the first or last"),
     ("Drag photos onto a cluster", "Move them there (and pin them)"),
@@ -96,6 +97,7 @@ class HelpWindow(QDialog):
         self.browser = QTextBrowser()
         self.browser.setOpenExternalLinks(True)
         if markdown:
+            self.browser.setSearchPaths([str(GUIDE.parent)])  # the guide's screenshots are beside it
             self.browser.setMarkdown(markdown)
         else:
             self.browser.setHtml(html)

@@ -46,3 +46,10 @@ def test_guide_shows_docs_gui_md(window):
     assert window.help_window.windowTitle() == "PhotoCluster Guide"
     first_heading = next(line for line in help_pages.GUIDE.read_text().splitlines() if line.startswith("# "))
     assert first_heading[2:].strip() in text
+
+
+def test_guide_shows_its_screenshots(window):
+    window.guide_action.trigger()
+    document = window.help_window.browser.document()
+    image = document.resource(document.ResourceType.ImageResource, "screenshot-1280.png")
+    assert image is not None and not image.isNull()
