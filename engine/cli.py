@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help=f"VGG16 'no top' weights file (default: ${ENV_VAR}, else Keras' ImageNet download)",
     )
+    p.add_argument(
+        "--pinned",
+        metavar="FILE.csv",
+        help="path,cluster rows (path relative to FOLDER): those photos go to that cluster and steer the rest",
+    )
     p.add_argument("--manifest", metavar="OUT.csv", help="write path,cluster,cluster_name,confidence for every photo")
     p.add_argument("--export", metavar="DEST", help="write the photos into DEST/<cluster name>/")
     p.add_argument("--mode", choices=MODES, default="copy", help="how --export writes files (default: copy)")
@@ -128,8 +133,20 @@ def main(argv: list[str]) -> int:
     if problem:
         print(f"photocluster cluster: {problem}", file=sys.stderr)
         return EXIT_FAILED
+    pins = None
+    if args.pinned:
+        from .guided import PinsError, read_pins
+
+        if args.method != "kmeans":
+            print("photocluster cluster: --pinned works with --method kmeans", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            pins = read_pins(Path(args.pinned).expanduser())
+        except PinsError as exc:
+            print(f"photocluster cluster: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     try:
-        return _run(args, folder)
+        return _run(args, folder, pins)
     except KeyboardInterrupt:
         print("\nphotocluster cluster: cancelled; features analysed so far are kept in the cache", file=sys.stderr)
         return EXIT_CANCELLED
@@ -156,11 +173,11 @@ def _unusable_places(args) -> str:
     return ""
 
 
-def _run(args, folder: Path) -> int:
+def _run(args, folder: Path, pins: list[tuple[str, str]] | None = None) -> int:
     from .cache import CacheError
-    from .cluster import cluster_features
     from .features import FeatureExtractor
-    from .pipeline import analyse, run
+    from .pipeline import run
+    from .progressive import analyse_progressively
     from .session import Session
     from .weights import WeightsError, resolve_weights
 
@@ -170,21 +187,39 @@ def _run(args, folder: Path) -> int:
         )
         exclude = (Path(args.export).expanduser(),) if args.export else ()
         bar = _ProgressBar(enabled=not args.quiet)
-        analysis = run(analyse(folder, extractor, args.cache_dir, threading.Event(), exclude), bar.update)
+        steps = analyse_progressively(
+            folder, extractor, args.clusters, args.method, args.seed, args.cache_dir, threading.Event(), exclude
+        )
+        result = run(steps, bar.update)
         bar.close()
     except (WeightsError, CacheError) as exc:
         print(f"photocluster cluster: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    analysis, clustering = result.analysis, result.clustering
     for warning in analysis.warnings:
         if warning != extractor.notice:  # already logged when it happened
             print(f"photocluster cluster: warning: {warning}", file=sys.stderr)
 
     t0 = time.perf_counter()
-    clustering = cluster_features(analysis.features, args.clusters, args.method, args.seed)
     session = Session(analysis.root, analysis.images)
     session.set_analysis(analysis.images, analysis.features)
+    if pins:
+        from .guided import cluster_guided, session_pins, unknown_paths
+
+        unknown = unknown_paths(pins, analysis.images)
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            print(
+                f"photocluster cluster: {args.pinned}: {len(unknown)} pinned paths are not photos analysed in "
+                f"{analysis.root} (missing, skipped or not relative to FOLDER): {shown}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        for name in dict.fromkeys(name for _, name in pins):
+            session.new_cluster([rel for rel, n in pins if n == name], name)
+        clustering = cluster_guided(analysis.features, session_pins(session), args.clusters, args.seed)
     session.apply_clustering(clustering, {"clusters": args.clusters, "method": args.method})
-    cluster_seconds = time.perf_counter() - t0
+    cluster_seconds = result.cluster_seconds + time.perf_counter() - t0
 
     if args.manifest:
         try:
@@ -273,7 +308,7 @@ def _summary(analysis, clustering, session, extractor, cluster_seconds: float) -
 
 
 class _ProgressBar:
-    """A tqdm bar on stderr per stage of the engine's progress."""
+    """A tqdm bar on stderr per stage of the engine's progress; a progressive ``Step`` adds "groups so far"."""
 
     def __init__(self, enabled: bool, unit: str = "img"):
         self.enabled, self.unit = enabled, unit
@@ -282,7 +317,10 @@ class _ProgressBar:
 
     def update(self, progress) -> None:
         from .features import PREPARING
+        from .progressive import Step
 
+        groups = progress.groups if isinstance(progress, Step) else None
+        progress = progress.progress if isinstance(progress, Step) else progress
         if self.enabled and progress.message == PREPARING:
             self.close()
             self.stage = None
@@ -297,6 +335,8 @@ class _ProgressBar:
             desc = f"{progress.stage} ({progress.engine})" if progress.engine else progress.stage
             self.bar = tqdm(total=progress.total, desc=desc, unit=self.unit, file=sys.stderr, dynamic_ncols=True)
         self.bar.n = progress.done
+        if groups is not None:
+            self.bar.set_postfix_str(f"groups so far: {groups.k}", refresh=False)
         self.bar.refresh()
 
     def close(self) -> None:

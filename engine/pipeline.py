@@ -39,13 +39,42 @@ class Analysis:
     engine: str = ""  # engine and precision that computed the features ("OpenVINO INT8")
 
 
+@dataclass
+class Live:
+    """What a running analysis knows, for a caller that reads it between progress steps (``progressive``).
+
+    ``paths`` (relative, scan order) and ``features`` have one row per photo with a fingerprint; ``have``
+    says which rows hold features yet. All three are set once the cache has been read, then filled in place.
+    """
+
+    paths: list[str] = field(default_factory=list)
+    features: np.ndarray = field(default_factory=lambda: np.zeros((0, descriptor.SIZE), np.float32))
+    have: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+
+
+def spread_order(n: int) -> np.ndarray:
+    """0..n-1 in bit-reversed order: every prefix is spread evenly over the whole range (every Nth first)."""
+    if n <= 1:
+        return np.arange(n)
+    bits = (n - 1).bit_length()
+    i = np.arange(n, dtype=np.int64)
+    reversed_bits = np.zeros(n, np.int64)
+    for b in range(bits):
+        reversed_bits |= ((i >> b) & 1) << (bits - 1 - b)
+    return np.argsort(reversed_bits, kind="stable")
+
+
 def analyse(
     root: str | Path,
     extractor: FeatureExtractor,
     cache_dir: str | Path | None = None,
     cancel: threading.Event | None = None,
     exclude: tuple = (),
+    spread: bool = False,
+    live: Live | None = None,
 ) -> Generator[Progress, None, Analysis]:
+    """``spread``: analyse the photos in ``spread_order`` (a sample of the whole folder first), not scan order;
+    ``live``: filled in as photos are analysed."""
     started = time.perf_counter()
     yield Progress("scan", 0, 0, message="Looking for photos")
     scan: ScanResult = scan_folder(root, exclude=exclude)
@@ -69,29 +98,43 @@ def analyse(
             if not found:
                 rows_of.setdefault(k.fingerprint, []).append(i)
         todo = [keys[rows[0]] for rows in rows_of.values()]
+        if spread:
+            todo = [todo[i] for i in spread_order(len(todo))]
+        if live is not None:
+            live.paths, live.features, live.have = [_rel(root, k.path) for k in keys], features, have
         copies = sum(len(rows) - 1 for rows in rows_of.values())
         fp_of = {k.path: k.fingerprint for k in todo}
         done, model_seconds, t0 = 0, 0.0, time.perf_counter()
         message = f"{cached} cached, {len(todo)} to analyse" + (f", {copies} identical copies" if copies else "")
         yield Progress("features", 0, len(todo), message=message, engine=extractor.label)
+        shared, rewritten = 0, []
         for batch in extractor.extract([k.path for k in todo], cancel):
             firsts = [rows_of[fp_of[p]][0] for p in batch.paths]
             features[firsts] = as_stored(batch.vectors)
+            have[firsts] = True
             # A file rewritten while it was being read is used as it is now, but not cached
             # under the fingerprint of what it was before.
             cache.put_many([(keys[r].fingerprint, features[r]) for r in firsts if keys[r].unchanged()])
             for first in firsts:
-                rows = rows_of[keys[first].fingerprint]
-                features[rows] = features[first]
-                have[rows] = True
+                for r in rows_of[keys[first].fingerprint][1:]:
+                    if keys[r].unchanged():
+                        features[r], have[r] = features[first], True
+                        shared += 1
+                    else:  # rewritten since it was fingerprinted: not a copy any more, read it on its own
+                        rewritten.append(r)
             skipped += [
                 Skipped(_rel(root, k.path), why) for p, why in batch.failed for k in _copies(p, fp_of, rows_of, keys)
             ]
             done += len(batch.paths) + len(batch.failed)
             model_seconds += batch.model_seconds
             yield Progress.timed("features", done, len(todo), t0, engine=extractor.label)
+        row_of = {keys[r].path: r for r in rewritten}
+        for batch in extractor.extract(list(row_of), cancel):
+            rows = [row_of[p] for p in batch.paths]
+            features[rows], have[rows] = as_stored(batch.vectors), True
+            skipped += [Skipped(_rel(root, p), why) for p, why in batch.failed]
+            model_seconds += batch.model_seconds
         analysed = np.flatnonzero(have)
-        shared = sum(len(rows) - 1 for rows in rows_of.values() if have[rows[0]])
         if len(analysed) < len(keys):  # some could not be decoded: drop their empty rows
             features = features[analysed]
         return Analysis(
@@ -114,7 +157,7 @@ def _copies(path: str, fp_of: dict, rows_of: dict, keys: list) -> list:
     return [keys[r] for r in rows_of[fp_of[path]]]
 
 
-def run(generator: Generator[Any, Any, Any], on_progress: Callable[[Progress], None] | None = None):
+def run(generator: Generator[Any, Any, Any], on_progress: Callable[[Any], None] | None = None):
     """Drive a progress generator to the end and return its result."""
     while True:
         try:
@@ -129,7 +172,7 @@ def _rel(root: Path, path: str) -> str:
     return Path(path).relative_to(root).as_posix()
 
 
-__all__ = ["Analysis", "Cancelled", "Progress", "analyse", "run"]
+__all__ = ["Analysis", "Cancelled", "Live", "Progress", "analyse", "cached_features", "run", "spread_order"]
 
 
 def cached_features(

@@ -59,22 +59,6 @@ class Change:
             self.text, flip(self.labels), flip(self.names), flip(self.pinned), back, self.images, flip(self.settings)
         )
 
-    def then(self, other: Change) -> Change:
-        """This edit followed by ``other`` (no renames in either), as one edit."""
-
-        def both(a: dict, b: dict) -> dict:
-            out = {k: (a[k][0] if k in a else b[k][0], b[k][1] if k in b else a[k][1]) for k in a.keys() | b.keys()}
-            return {k: v for k, v in out.items() if v[0] != v[1]}
-
-        return Change(
-            self.text,
-            both(self.labels, other.labels),
-            both(self.names, other.names),
-            both(self.pinned, other.pinned),
-            images=self.images or other.images,
-            settings=both(self.settings, other.settings),
-        )
-
     def renamed(self, paths: dict[str, str]) -> Change:
         """The same edit of photos that now have other paths (``paths``: old -> new)."""
         return Change(
@@ -98,6 +82,8 @@ class Session:
         self.labels: dict[str, int] = {p: UNSORTED for p in self.images}
         self.names: dict[int, str] = {}
         self.pinned: set[str] = set()
+        # the last automatic choice of k: (score per k, k, clear); shown in the window, not saved
+        self.k_choice: tuple[dict[int, float], int, bool] = ({}, 0, True)
         self.confidence: dict[str, float] = {}
         self.representatives: dict[int, str] = {}
         self.settings: dict = {"clusters": "auto", "method": "kmeans"}
@@ -165,6 +151,14 @@ class Session:
         self.pinned = {p for p in old_pinned if p in self.labels}
         self._emit(Change("Update the photos", images=True))
 
+    def set_features(self, features: np.ndarray) -> None:
+        """The features of the photos as they are (read back from the cache): the sorting and the photo list do
+        not change, so views keep their rows, selection and scroll place; the listeners still hear of it."""
+        if len(features) != len(self.images):
+            raise ValueError("features must have one row per photo")
+        self.features = features
+        self._emit(Change("Features from the cache"))
+
     def relocate(self, paths: dict[str, str]) -> Change:
         """Photos were moved on disk (``paths``: old -> new, relative to ``root``): they keep clusters and pins."""
         paths = {old: new for old, new in paths.items() if old in self.labels and old != new}
@@ -176,7 +170,10 @@ class Session:
             raise ValueError("clustering does not match the session's images")
         free = [i for i, p in enumerate(self.images) if p not in self.pinned]
         new_ids = _match_ids(
-            [self.labels[self.images[i]] for i in free], [int(clustering.labels[i]) for i in free], self.names
+            [self.labels[self.images[i]] for i in free],
+            [int(clustering.labels[i]) for i in free],
+            self.names,
+            {label: cid for label, cid in clustering.fixed.items() if cid in self.names},
         )
         change = Change("Re-cluster")
         for i in free:
@@ -193,43 +190,55 @@ class Session:
             if cid not in self.names:
                 change.names[cid] = (None, next_name())
         self.confidence = {p: float(c) for p, c in zip(self.images, clustering.confidence)}
+        self.k_choice = (dict(clustering.k_scores), clustering.k, clustering.k_clear)
         self.representatives = {
             new_ids[c]: self.images[i] for c, i in clustering.representatives.items() if c in new_ids
         }
         for key, value in (settings or {}).items():  # part of the edit: an undo brings the old method back
             if self.settings.get(key) != value:
                 change.settings[key] = (self.settings.get(key), value)
+        ids = self._renumber(change)
         self._apply(change)
-        renumber = self._renumbering()
-        self._apply(renumber)
-        self.representatives = {renumber.ids.get(c, c): p for c, p in self.representatives.items()}
-        return self._emit(change.then(renumber))
+        self.representatives = {ids.get(c, c): p for c, p in self.representatives.items()}
+        return self._emit(change)
 
-    def _renumbering(self) -> _Renumbering:
-        """Ids 0..N-1 in list order and default names "Cluster 1".."Cluster N" to match (names the person
-        gave are kept): after a regroup the list reads 1..N with no gaps, and key n is "Cluster n"."""
-        ids = sorted(self.names)
-        compact = {cid: i for i, cid in enumerate(ids)}
-        change = _Renumbering("Renumber clusters", ids={c: i for c, i in compact.items() if c != i})
-        for p in self.images:
-            c = self.labels[p]
-            if c in change.ids:
-                change.labels[p] = (c, change.ids[c])
-        given = {cid: n for cid, n in self.names.items() if not DEFAULT_NAME.fullmatch(n)}
+    def _renumber(self, change: Change) -> dict[int, int]:
+        """Fold into a regroup's ``change``: ids 0..N-1 in list order and default names "Cluster 1".."Cluster N"
+        to match (names the person gave are kept), so the list reads 1..N with no gaps and key n is "Cluster n".
+        Returns the id mapping (old -> new) the change was written in."""
+        names = dict(self.names)  # the names as they will be after ``change``
+        for cid, (_, after) in change.names.items():
+            if after is None:
+                names.pop(cid, None)
+            else:
+                names[cid] = after
+        ids = sorted(names)
+        moved = {cid: i for i, cid in enumerate(ids) if cid != i}
+        if moved:
+            for p, (was, goes) in list(change.labels.items()):
+                if goes in moved:
+                    change.labels[p] = (was, moved[goes])
+            for p in self.images:
+                c = self.labels[p]
+                if c in moved and p not in change.labels:
+                    change.labels[p] = (c, moved[c])
+        given = {moved.get(cid, cid): n for cid, n in names.items() if not DEFAULT_NAME.fullmatch(n)}
         taken = {n.casefold() for n in given.values()}
         wanted: dict[int, str] = {}
-        for cid in ids:
-            name = given.get(cid)
+        for i in range(len(ids)):
+            name = given.get(i)
             if name is None:
-                name, n = f"Cluster {compact[cid] + 1}", 2
+                name, n = f"Cluster {i + 1}", 2
                 while name.casefold() in taken:
-                    name, n = f"Cluster {compact[cid] + 1} ({n})", n + 1
+                    name, n = f"Cluster {i + 1} ({n})", n + 1
                 taken.add(name.casefold())
-            wanted[compact[cid]] = name
-        for cid in self.names.keys() | wanted.keys():
-            if self.names.get(cid) != wanted.get(cid):
-                change.names[cid] = (self.names.get(cid), wanted.get(cid))
-        return change
+            wanted[i] = name
+        change.names = {
+            cid: (self.names.get(cid), wanted.get(cid))
+            for cid in self.names.keys() | wanted.keys()
+            if self.names.get(cid) != wanted.get(cid)
+        }
+        return moved
 
     # ---- edits (each returns the Change it made) -----------------------------
     def move(self, paths: Iterable[str], cluster: int) -> Change:
@@ -533,11 +542,6 @@ def atomic_write_text(path: Path, text: str, errors: str = "strict") -> None:
 DEFAULT_NAME = re.compile(r"Cluster \d+( \(\d+\))?")  # a name PhotoCluster gave, not the person
 
 
-@dataclass
-class _Renumbering(Change):
-    ids: dict[int, int] = field(default_factory=dict)  # old id -> new id, for what is not part of a Change
-
-
 class _NameSource:
     """Default names "Cluster 1", "Cluster 2", ... skipping names in use."""
 
@@ -554,25 +558,29 @@ class _NameSource:
                 return name
 
 
-def _match_ids(old: list[int], new: list[int], names: dict[int, str]) -> dict[int, int]:
-    """Map each new cluster label to an id: the old cluster it overlaps most, else a fresh id."""
+def _match_ids(
+    old: list[int], new: list[int], names: dict[int, str], fixed: dict[int, int] | None = None
+) -> dict[int, int]:
+    """Map each new cluster label to an id: ``fixed`` ones as given (pinned groups), others the old
+    cluster they overlap most, else a fresh id."""
     from scipy.optimize import linear_sum_assignment
 
-    new_labels = sorted(set(new) - {UNSORTED})
-    old_labels = sorted(set(old) - {UNSORTED})
-    mapping: dict[int, int] = {UNSORTED: UNSORTED}
+    fixed = fixed or {}
+    new_labels = sorted(set(new) - {UNSORTED} - set(fixed))
+    old_labels = sorted(set(old) - {UNSORTED} - set(fixed.values()))
+    mapping: dict[int, int] = {UNSORTED: UNSORTED, **fixed}
     if old_labels and new_labels:
         overlap = np.zeros((len(new_labels), len(old_labels)))
         ni = {c: i for i, c in enumerate(new_labels)}
         oi = {c: i for i, c in enumerate(old_labels)}
         for o, n in zip(old, new):
-            if o != UNSORTED and n != UNSORTED:
+            if o in oi and n in ni:
                 overlap[ni[n], oi[o]] += 1
         rows, cols = linear_sum_assignment(-overlap)
         for r, c in zip(rows, cols):
             if overlap[r, c] > 0:
                 mapping[new_labels[r]] = old_labels[c]
-    next_id = max(list(names) + old_labels, default=-1) + 1
+    next_id = max(list(names) + old_labels + list(fixed.values()), default=-1) + 1
     for n in new_labels:
         if n not in mapping:
             mapping[n] = next_id

@@ -15,11 +15,14 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.cancel import Cancelled
+from engine.guided import session_pins
+from engine.live_sorting import LiveSorting
+from engine.progressive import FIRST_FIT
 from engine.session import Session
 from engine.weights import WeightsError, WeightsSource
 
 from .folder_document import FolderDocument
-from .jobs import AnalysisResult, ClusterResult, analysis_job, cached_job, cluster_job, split_job
+from .jobs import AnalysisResult, ClusterResult, LiveGroups, analysis_job, cached_job, cluster_job, split_job
 from .markup import duration, escape
 from .undo import Editor
 from .workers import GeneratorWorker, start_job
@@ -36,6 +39,7 @@ class AnalysisController(QObject):
     imagesChanged = Signal()  # the analysis found other photos than were shown
     busyChanged = Signal()  # a job started or ended
     cachedLoaded = Signal(bool)  # a reopened folder's features came from the cache (True), or not all were there
+    groupsUpdated = Signal(int)  # the running analysis put its groups so far on screen (how many)
 
     def __init__(
         self,
@@ -54,6 +58,8 @@ class AnalysisController(QObject):
         self._analysis_started = 0.0
         self._stage = ""  # the running analysis' last stage ("model" while the image model loads)
         self.last_result: AnalysisResult | None = None
+        self.live: LiveSorting | None = None  # puts the groups so far into the Session while an analysis runs
+        self.first_fit: int | None = FIRST_FIT  # photos analysed before the first groups are shown
         self.recluster_timer = QTimer(self, singleShot=True, interval=RECLUSTER_DELAY_MS)
         self.recluster_timer.timeout.connect(self.recluster)
 
@@ -79,12 +85,14 @@ class AnalysisController(QObject):
             return False
         self._analysis_started = time.monotonic()
         self._stage = "model"
+        self.live = None
         self.analysis = start_job(
             analysis_job,
             session.root,
             weights,
             self.wanted_settings(),
-            progress=self._analysis_progress,
+            self.first_fit,
+            progress=lambda step: self._analysis_progress(step, session),
             done=lambda result: self._analysis_done(result, session),
             failed=self._analysis_failed,
             finished=self._analysis_finished,
@@ -104,20 +112,35 @@ class AnalysisController(QObject):
             return True
         return False
 
-    def _analysis_progress(self, progress) -> None:
-        self._stage = progress.stage
-        if self.analysis is not None and not self.analysis.cancelled:
-            self.progress.emit(progress)
+    def _analysis_progress(self, step, session: Session) -> None:
+        if self.analysis is None or self.analysis.cancelled:
+            return
+        if isinstance(step, LiveGroups):
+            self._show_live(step, session)
+            step = step.progress
+        self._stage = step.stage
+        self.progress.emit(step)
+
+    def _show_live(self, step: LiveGroups, session: Session) -> None:
+        """The groups so far into the Session, as one Change: the views update rows, they do not reset."""
+        if session is not self.document.session or self.editor.read_only:
+            return
+        if self.live is None or self.live.paths is not step.paths:
+            self.live = LiveSorting(session, step.paths)
+        self.live.update(step.groups)
+        self.groupsUpdated.emit(step.groups.k)
 
     def _analysis_done(self, result: AnalysisResult, session: Session) -> None:
         if session is not self.document.session:
             return  # the folder was closed meanwhile
         self.last_result = result
         analysis = result.analysis
-        images_changed = analysis.images != session.images
-        session.set_analysis(analysis.images, analysis.features)
-        if images_changed:
+        self.live = None
+        if analysis.images != session.images:
+            session.set_analysis(analysis.images, analysis.features)
             self.imagesChanged.emit()
+        else:  # the same photos: no "photos changed" reset, so the grid and the selection stay where they are
+            session.features = analysis.features
         self.editor.apply_clustering(result.clustering, result.settings)
         self.document.set_skipped(analysis.skipped)
         self.document.schedule_save()
@@ -150,7 +173,7 @@ class AnalysisController(QObject):
             self.status.emit("The analysis failed.")
 
     def _analysis_finished(self) -> None:
-        self.analysis = None
+        self.analysis, self.live = None, None
         self.busyChanged.emit()
 
     # ---- reopening -------------------------------------------------------------------
@@ -177,7 +200,7 @@ class AnalysisController(QObject):
             return
         found = features is not None and session.features is None and session.images == images
         if found:
-            session.set_analysis(images, features)
+            session.set_features(features)
             if not session.names:  # analysed before but never sorted (or the sorting was lost): group now
                 self.recluster()
         self.cachedLoaded.emit(found)
@@ -215,6 +238,7 @@ class AnalysisController(QObject):
             cluster_job,
             features,
             self.wanted_settings(),
+            session_pins(session),
             done=lambda result: self._recluster_done(result, session),
             failed=self._recluster_failed,
             finished=self._recluster_finished,
@@ -226,9 +250,10 @@ class AnalysisController(QObject):
         if session is not self.document.session or result.features is not session.features:
             return
         self.editor.apply_clustering(result.clustering, result.settings)
+        steered = f" {len(session.pinned)} photos placed by hand steered the rest." if result.clustering.fixed else ""
         self.status.emit(
             f"Regrouped into {result.clustering.k} clusters ({_method_label(result.settings['method'])}, "
-            f"{'automatic' if result.settings['clusters'] == 'auto' else 'chosen'} number). "
+            f"{'automatic' if result.settings['clusters'] == 'auto' else 'chosen'} number).{steered} "
             "Ctrl+Z goes back."
         )
 

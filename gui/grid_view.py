@@ -160,6 +160,9 @@ class PhotoGrid(QListView):
         self._settle.timeout.connect(self._cancel_offscreen)
         self.verticalScrollBar().valueChanged.connect(self._settle.start)
         self.doubleClicked.connect(self._activate)
+        self._anchor: tuple[str, int, int] | None = None  # (path, row, scroll value) before rows came or went
+        self._anchor_timer = QTimer(self, singleShot=True, interval=0)
+        self._anchor_timer.timeout.connect(self._restore_anchor)
         self.set_thumbnail_size(160)
 
     def set_thumbnail_size(self, size: int) -> None:
@@ -208,10 +211,50 @@ class PhotoGrid(QListView):
             self._keep_anchor(anchor)
 
     def setModel(self, model) -> None:
+        old = self.model()
+        if old is not None:
+            for signal in (old.rowsAboutToBeInserted, old.rowsAboutToBeRemoved):
+                signal.disconnect(self._remember_anchor)
+            for signal in (old.rowsInserted, old.rowsRemoved):
+                signal.disconnect(self._rows_moved_anchor)
         super().setModel(model)
+        if model is not None:
+            for signal in (model.rowsAboutToBeInserted, model.rowsAboutToBeRemoved):
+                signal.connect(self._remember_anchor)
+            for signal in (model.rowsInserted, model.rowsRemoved):
+                signal.connect(self._rows_moved_anchor)
         model = _image_model(model)
         if model is not None:
             model.set_tier(tier_for(self.delegate.size * self.devicePixelRatioF()))
+
+    # ---- rows coming and going above the view must not scroll what is under the mouse ----------------
+    def _remember_anchor(self, *_) -> None:
+        """The photo at the top left of the view and how far down it is, before rows come or go."""
+        if self._anchor is not None:
+            return  # several changes in a row: the first one's anchor is the one to keep
+        index = self.indexAt(QPoint(self.gridSize().width() // 2, self.gridSize().height() // 2))
+        if index.isValid() and self.verticalScrollBar().value() > 0:
+            self._anchor = (index.data(PathRole), index.row(), self.verticalScrollBar().value())
+
+    def _rows_moved_anchor(self, *_) -> None:
+        if self._anchor is not None and not self._anchor_timer.isActive():
+            self._anchor_timer.start()
+
+    def _restore_anchor(self) -> None:
+        """Scroll by as many grid rows as the anchor photo moved, once the view has laid the rows out."""
+        if self._anchor is None:
+            return
+        path, row, value = self._anchor
+        self._anchor = None
+        model = self.model()
+        now = model.row_of(path) if model is not None and hasattr(model, "row_of") else -1
+        if now < 0:
+            return
+        columns = max(1, self.viewport().width() // max(1, self.gridSize().width()))
+        shift = (now // columns - row // columns) * self.gridSize().height()
+        if shift:
+            self.doItemsLayout()
+            self.verticalScrollBar().setValue(value + shift)
 
     def visible_paths(self) -> set[str]:
         model = self.model()

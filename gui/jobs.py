@@ -28,7 +28,9 @@ import numpy as np
 from engine.cache import default_cache_dir
 from engine.cluster import Clustering, cluster_features
 from engine.features import ENGINE_ENV_VAR, Cancelled
+from engine.guided import cluster_guided
 from engine.pipeline import Analysis, Progress
+from engine.progressive import Groups, Step
 from engine.weights import WeightsSource
 
 BATCH_SIZE = 16  # small batches: a progress update and a cancel check every couple of seconds on a CPU
@@ -43,6 +45,15 @@ class AnalysisResult:
     model_load_seconds: float = 0.0  # 0 when the child still held the model from an earlier (or cancelled) run
 
 
+@dataclass(frozen=True)
+class LiveGroups:
+    """A progress step of the analysis with the groups so far; ``paths`` are what ``groups.rows`` index."""
+
+    progress: Progress
+    groups: Groups
+    paths: list[str]
+
+
 @dataclass
 class ClusterResult:
     clustering: Clustering
@@ -50,8 +61,12 @@ class ClusterResult:
     features: np.ndarray  # the features it was computed from, to detect a stale result
 
 
-def cluster(features: np.ndarray, settings: dict) -> Clustering:
-    return cluster_features(features, k=settings.get("clusters", "auto"), method=settings.get("method", "kmeans"))
+def cluster(features: np.ndarray, settings: dict, pins: dict[int, int] | None = None) -> Clustering:
+    """The clustering for ``settings``; with k-means, photos placed by hand (``pins``: row -> id) steer the rest."""
+    k, method = settings.get("clusters", "auto"), settings.get("method", "kmeans")
+    if pins and method == "kmeans":
+        return cluster_guided(features, pins, k)
+    return cluster_features(features, k=k, method=method)
 
 
 class EngineProcess:
@@ -116,11 +131,24 @@ def _drain(q):
 
 
 # ---- the window side: generators for GeneratorWorker --------------------------------
-def analysis_job(root: Path, weights: WeightsSource, settings: dict, cancel: threading.Event):
+def analysis_job(root: Path, weights: WeightsSource, settings: dict, first_fit: int | None, cancel: threading.Event):
+    """Yields ``Progress``, and from the first clusters on ``LiveGroups`` (each whole in itself, so the
+    worker may drop any of them when they come faster than the window takes them)."""
     yield Progress("model", 0, 0, message="Starting the analysis")
     engine = os.environ.get(ENGINE_ENV_VAR) or "auto"
-    args = (Path(root), weights, dict(settings), default_cache_dir(), engine)  # the child may be older than today's env
-    return (yield from ENGINE.run(_analyse_in_child, args, cancel))
+    args = (Path(root), weights, dict(settings), default_cache_dir(), first_fit, engine)  # the child's env may be older
+    steps = ENGINE.run(_analyse_in_child, args, cancel)
+    paths: list[str] = []
+    while True:
+        try:
+            step = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        if not isinstance(step, Step):
+            yield step
+            continue
+        paths = step.paths or paths  # sent once, with the first groups
+        yield step.progress if step.groups is None else LiveGroups(step.progress, step.groups, paths)
 
 
 def cached_job(root: Path, images: list[str], weights: WeightsSource, cancel: threading.Event):
@@ -130,9 +158,9 @@ def cached_job(root: Path, images: list[str], weights: WeightsSource, cancel: th
     return (yield from ENGINE.run(_cached_in_child, args, cancel))
 
 
-def cluster_job(features: np.ndarray, settings: dict, cancel: threading.Event):
+def cluster_job(features: np.ndarray, settings: dict, pins: dict[int, int] | None, cancel: threading.Event):
     yield Progress("cluster", 0, 0, message="Regrouping photos")
-    clustering = yield from ENGINE.run(cluster, (features, dict(settings)), cancel)
+    clustering = yield from ENGINE.run(cluster, (features, dict(settings), pins), cancel)
     return ClusterResult(clustering, dict(settings), features)
 
 
@@ -214,9 +242,9 @@ def _cached_in_child(
 
 
 def _analyse_in_child(
-    root: Path, weights: WeightsSource, settings: dict, cache_dir: Path, engine: str = "auto"
+    root: Path, weights: WeightsSource, settings: dict, cache_dir: Path, first_fit: int | None, engine: str = "auto"
 ) -> AnalysisResult:
-    from engine.pipeline import analyse
+    from engine.progressive import analyse_progressively
 
     progress, cancel = _child["progress"], _child["cancel"]
     fresh = _stale(weights, cache_dir, engine)
@@ -228,14 +256,14 @@ def _analyse_in_child(
     load_seconds = time.perf_counter() - started if fresh else 0.0
     if cancel.is_set():  # asked to stop while the model loaded: stop now, before scanning
         raise Cancelled()
-    generator = analyse(root, extractor, cache_dir=cache_dir, cancel=cancel)
+    k, method = settings.get("clusters", "auto"), settings.get("method", "kmeans")
+    steps = analyse_progressively(root, extractor, k, method, cache_dir=cache_dir, cancel=cancel, first_fit=first_fit)
     while True:
         try:
-            progress.put(next(generator))
+            progress.put(next(steps))
         except StopIteration as stop:
-            analysis = stop.value
+            result = stop.value
             break
     if cancel.is_set():
         raise Cancelled()
-    progress.put(Progress("cluster", 0, 0, message=f"Grouping {len(analysis.images)} photos"))
-    return AnalysisResult(analysis, cluster(analysis.features, settings), dict(settings), load_seconds)
+    return AnalysisResult(result.analysis, result.clustering, dict(settings), load_seconds)

@@ -38,6 +38,7 @@ class StatusArea:
         self.cancel_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.cancel_button.setAutoRaise(True)
         bar.addPermanentWidget(self.cancel_button)
+        self.groups: int | None = None  # groups found so far by a running analysis
         self.set_busy(False)
         self.set_text("Ready")
         self.set_selected(0, 0)
@@ -53,18 +54,25 @@ class StatusArea:
     def set_busy(self, busy: bool, analysing: bool = False) -> None:
         """Show a busy bar; with photos/s and Cancel while an analysis runs."""
         self.progress.setVisible(busy)
+        if not analysing:
+            self.groups = None
         self.rate.setVisible(busy and analysing)
         self.cancel_button.setVisible(busy and analysing)
         if busy:
             self.progress.setRange(0, 0)
         self.rate.clear()
 
+    def set_groups(self, groups: int) -> None:
+        """A running analysis shows this many groups so far (said with its progress)."""
+        self.groups = groups
+
     def show_progress(self, progress) -> None:
         """An analysis ``Progress``: counts, rate and time left while photos are analysed, else the stage."""
         if progress.stage == "features" and progress.total:
             self.progress.setRange(0, progress.total)
             self.progress.setValue(progress.done)
-            self.set_text(f"Analysing photos: {progress.done:,} of {progress.total:,}")
+            groups = f" · {self.groups} groups so far" if self.groups is not None else ""
+            self.set_text(f"Analysing photos: {progress.done:,} of {progress.total:,}{groups}")
             parts = [f"{progress.rate:.1f} photos/s"] if progress.rate else []
             if progress.engine:
                 parts.append(progress.engine)
