@@ -94,3 +94,18 @@ def test_pinned_file_rows(tmp_path):
     assert unknown_paths(read_pins(path), ["b.jpg"]) == ["sub/a.jpg"]
     with pytest.raises(PinsError, match="cannot read"):
         read_pins(tmp_path / "missing.csv")
+
+
+def test_pins_that_agree_with_the_grouping_leave_the_space_alone():
+    from engine.cluster import prepare
+    from engine.guided import steered_space
+
+    x, a, b = two_ways()
+    agree = np.full(len(x), -1)
+    disagree = np.full(len(x), -1)
+    rng = np.random.default_rng(1)
+    for j in (0, 1):
+        agree[rng.choice(np.flatnonzero(a == j), 4, replace=False)] = j  # the strong factor: plain k-means agrees
+        disagree[rng.choice(np.flatnonzero(b == j), 4, replace=False)] = j  # the weak one: it does not
+    assert np.array_equal(steered_space(x, agree), prepare(x))
+    assert steered_space(x, disagree).shape[1] > prepare(x).shape[1]  # the learned view joins
