@@ -154,9 +154,9 @@ def _unusable_places(args) -> str:
 
 def _run(args, folder: Path, pins: list[tuple[str, str]] | None = None) -> int:
     from .cache import CacheError
-    from .cluster import cluster_features
     from .features import FeatureExtractor
-    from .pipeline import analyse, run
+    from .pipeline import run
+    from .progressive import analyse_progressively
     from .session import Session
     from .weights import WeightsError, resolve_weights
 
@@ -164,11 +164,15 @@ def _run(args, folder: Path, pins: list[tuple[str, str]] | None = None) -> int:
         extractor = FeatureExtractor(resolve_weights(args.weights), args.precision, args.batch_size)
         exclude = (Path(args.export).expanduser(),) if args.export else ()
         bar = _ProgressBar(enabled=not args.quiet)
-        analysis = run(analyse(folder, extractor, args.cache_dir, threading.Event(), exclude), bar.update)
+        steps = analyse_progressively(
+            folder, extractor, args.clusters, args.method, args.seed, args.cache_dir, threading.Event(), exclude
+        )
+        result = run(steps, bar.update)
         bar.close()
     except (WeightsError, CacheError) as exc:
         print(f"photocluster cluster: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    analysis, clustering = result.analysis, result.clustering
     for warning in analysis.warnings:
         print(f"photocluster cluster: warning: {warning}", file=sys.stderr)
 
@@ -190,10 +194,8 @@ def _run(args, folder: Path, pins: list[tuple[str, str]] | None = None) -> int:
         for name in dict.fromkeys(name for _, name in pins):
             session.new_cluster([rel for rel, n in pins if n == name], name)
         clustering = cluster_guided(analysis.features, session_pins(session), args.clusters, args.seed)
-    else:
-        clustering = cluster_features(analysis.features, args.clusters, args.method, args.seed)
     session.apply_clustering(clustering, {"clusters": args.clusters, "method": args.method})
-    cluster_seconds = time.perf_counter() - t0
+    cluster_seconds = result.cluster_seconds + time.perf_counter() - t0
 
     if args.manifest:
         try:
@@ -281,7 +283,7 @@ def _summary(analysis, clustering, session, extractor, cluster_seconds: float) -
 
 
 class _ProgressBar:
-    """A tqdm bar on stderr per stage of the engine's progress."""
+    """A tqdm bar on stderr per stage of the engine's progress; a progressive ``Step`` adds "groups so far"."""
 
     def __init__(self, enabled: bool, unit: str = "img"):
         self.enabled, self.unit = enabled, unit
@@ -289,6 +291,10 @@ class _ProgressBar:
         self.stage = None
 
     def update(self, progress) -> None:
+        from .progressive import Step
+
+        groups = progress.groups if isinstance(progress, Step) else None
+        progress = progress.progress if isinstance(progress, Step) else progress
         if not self.enabled or progress.total == 0:
             return
         from tqdm import tqdm
@@ -300,6 +306,8 @@ class _ProgressBar:
                 total=progress.total, desc=progress.stage, unit=self.unit, file=sys.stderr, dynamic_ncols=True
             )
         self.bar.n = progress.done
+        if groups is not None:
+            self.bar.set_postfix_str(f"groups so far: {groups.k}", refresh=False)
         self.bar.refresh()
 
     def close(self) -> None:

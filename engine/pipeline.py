@@ -37,13 +37,42 @@ class Analysis:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Live:
+    """What a running analysis knows, for a caller that reads it between progress steps (``progressive``).
+
+    ``paths`` (relative, scan order) and ``features`` have one row per photo with a fingerprint; ``have``
+    says which rows hold features yet. All three are set once the cache has been read, then filled in place.
+    """
+
+    paths: list[str] = field(default_factory=list)
+    features: np.ndarray = field(default_factory=lambda: np.zeros((0, descriptor.SIZE), np.float32))
+    have: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+
+
+def spread_order(n: int) -> np.ndarray:
+    """0..n-1 in bit-reversed order: every prefix is spread evenly over the whole range (every Nth first)."""
+    if n <= 1:
+        return np.arange(n)
+    bits = (n - 1).bit_length()
+    i = np.arange(n, dtype=np.int64)
+    reversed_bits = np.zeros(n, np.int64)
+    for b in range(bits):
+        reversed_bits |= ((i >> b) & 1) << (bits - 1 - b)
+    return np.argsort(reversed_bits, kind="stable")
+
+
 def analyse(
     root: str | Path,
     extractor: FeatureExtractor,
     cache_dir: str | Path | None = None,
     cancel: threading.Event | None = None,
     exclude: tuple = (),
+    spread: bool = False,
+    live: Live | None = None,
 ) -> Generator[Progress, None, Analysis]:
+    """``spread``: analyse the photos in ``spread_order`` (a sample of the whole folder first), not scan order;
+    ``live``: filled in as photos are analysed."""
     started = time.perf_counter()
     yield Progress("scan", 0, 0, message="Looking for photos")
     scan: ScanResult = scan_folder(root, exclude=exclude)
@@ -61,6 +90,10 @@ def analyse(
         have = cache.fill([k.fingerprint for k in keys], features)
         cached = int(have.sum())
         todo = [k for k, found in zip(keys, have) if not found]
+        if spread:
+            todo = [todo[i] for i in spread_order(len(todo))]
+        if live is not None:
+            live.paths, live.features, live.have = [_rel(root, k.path) for k in keys], features, have
         row_of = {k.path: i for i, k in enumerate(keys)}
         done, model_seconds, t0 = 0, 0.0, time.perf_counter()
         yield Progress("features", 0, len(todo), message=f"{cached} cached, {len(todo)} to analyse")
@@ -91,7 +124,7 @@ def analyse(
         )
 
 
-def run(generator: Generator[Any, Any, Any], on_progress: Callable[[Progress], None] | None = None):
+def run(generator: Generator[Any, Any, Any], on_progress: Callable[[Any], None] | None = None):
     """Drive a progress generator to the end and return its result."""
     while True:
         try:
@@ -106,4 +139,19 @@ def _rel(root: Path, path: str) -> str:
     return Path(path).relative_to(root).as_posix()
 
 
-__all__ = ["Analysis", "Cancelled", "Progress", "analyse", "run"]
+__all__ = ["Analysis", "Cancelled", "Live", "Progress", "analyse", "cached_features", "run", "spread_order"]
+
+
+def cached_features(
+    root: str | Path, images: list[str], model_id: str, cache_dir: str | Path | None = None
+) -> np.ndarray | None:
+    """Every photo's features straight from the cache, in ``images`` order (paths relative to ``root``), with no
+    model: how a folder analysed before reopens with its map and review ready. None if any photo is missing
+    from the cache or changed since (then it needs an analysis)."""
+    with FeatureCache(model_id, cache_dir) as cache:
+        keys, unreadable = cache.keys_for([str(Path(root) / p) for p in images])
+        if unreadable or len(keys) != len(images):
+            return None
+        features = np.zeros((len(keys), descriptor.SIZE), np.float32)
+        have = cache.fill([k.fingerprint for k in keys], features)
+        return features if bool(have.all()) else None

@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import tempfile
 import time
 from collections import Counter
@@ -49,11 +50,30 @@ class Change:
     pinned: dict[str, tuple[bool, bool]] = field(default_factory=dict)
     paths: dict[str, str] = field(default_factory=dict)
     images: bool = False
+    settings: dict[str, tuple] = field(default_factory=dict)  # clustering settings (a regroup's method and k)
 
     def reversed(self) -> Change:
         flip = lambda d: {k: (after, before) for k, (before, after) in d.items()}
         back = {new: old for old, new in self.paths.items()}
-        return Change(self.text, flip(self.labels), flip(self.names), flip(self.pinned), back, self.images)
+        return Change(
+            self.text, flip(self.labels), flip(self.names), flip(self.pinned), back, self.images, flip(self.settings)
+        )
+
+    def then(self, other: Change) -> Change:
+        """This edit followed by ``other`` (no renames in either), as one edit."""
+
+        def both(a: dict, b: dict) -> dict:
+            out = {k: (a[k][0] if k in a else b[k][0], b[k][1] if k in b else a[k][1]) for k in a.keys() | b.keys()}
+            return {k: v for k, v in out.items() if v[0] != v[1]}
+
+        return Change(
+            self.text,
+            both(self.labels, other.labels),
+            both(self.names, other.names),
+            both(self.pinned, other.pinned),
+            images=self.images or other.images,
+            settings=both(self.settings, other.settings),
+        )
 
     def renamed(self, paths: dict[str, str]) -> Change:
         """The same edit of photos that now have other paths (``paths``: old -> new)."""
@@ -64,10 +84,11 @@ class Change:
             {paths.get(p, p): v for p, v in self.pinned.items()},
             dict(self.paths),
             self.images,
+            dict(self.settings),
         )
 
     def __bool__(self) -> bool:
-        return bool(self.labels or self.names or self.pinned or self.paths or self.images)
+        return bool(self.labels or self.names or self.pinned or self.paths or self.images or self.settings)
 
 
 class Session:
@@ -155,8 +176,6 @@ class Session:
         """Take a fresh clustering of ``self.images``; pinned photos stay put, ids and names carry over."""
         if len(clustering.labels) != len(self.images):
             raise ValueError("clustering does not match the session's images")
-        if settings:
-            self.settings.update(settings)
         free = [i for i, p in enumerate(self.images) if p not in self.pinned]
         new_ids = _match_ids(
             [self.labels[self.images[i]] for i in free],
@@ -183,8 +202,40 @@ class Session:
         self.representatives = {
             new_ids[c]: self.images[i] for c, i in clustering.representatives.items() if c in new_ids
         }
+        for key, value in (settings or {}).items():  # part of the edit: an undo brings the old method back
+            if self.settings.get(key) != value:
+                change.settings[key] = (self.settings.get(key), value)
         self._apply(change)
-        return self._emit(change)
+        renumber = self._renumbering()
+        self._apply(renumber)
+        self.representatives = {renumber.ids.get(c, c): p for c, p in self.representatives.items()}
+        return self._emit(change.then(renumber))
+
+    def _renumbering(self) -> _Renumbering:
+        """Ids 0..N-1 in list order and default names "Cluster 1".."Cluster N" to match (names the person
+        gave are kept): after a regroup the list reads 1..N with no gaps, and key n is "Cluster n"."""
+        ids = sorted(self.names)
+        compact = {cid: i for i, cid in enumerate(ids)}
+        change = _Renumbering("Renumber clusters", ids={c: i for c, i in compact.items() if c != i})
+        for p in self.images:
+            c = self.labels[p]
+            if c in change.ids:
+                change.labels[p] = (c, change.ids[c])
+        given = {cid: n for cid, n in self.names.items() if not DEFAULT_NAME.fullmatch(n)}
+        taken = {n.casefold() for n in given.values()}
+        wanted: dict[int, str] = {}
+        for cid in ids:
+            name = given.get(cid)
+            if name is None:
+                name, n = f"Cluster {compact[cid] + 1}", 2
+                while name.casefold() in taken:
+                    name, n = f"Cluster {compact[cid] + 1} ({n})", n + 1
+                taken.add(name.casefold())
+            wanted[compact[cid]] = name
+        for cid in self.names.keys() | wanted.keys():
+            if self.names.get(cid) != wanted.get(cid):
+                change.names[cid] = (self.names.get(cid), wanted.get(cid))
+        return change
 
     # ---- edits (each returns the Change it made) -----------------------------
     def move(self, paths: Iterable[str], cluster: int) -> Change:
@@ -295,6 +346,8 @@ class Session:
             self.labels[p] = label
         for p, (_, pinned) in change.pinned.items():
             (self.pinned.add if pinned else self.pinned.discard)(p)
+        for key, (_, value) in change.settings.items():
+            self.settings[key] = value
 
     def _unique_name(self, name: str, ignore: int | None = None) -> str:
         taken = {n.casefold() for c, n in self.names.items() if c != ignore} | {UNSORTED_NAME.casefold()}
@@ -481,6 +534,14 @@ def atomic_write_text(path: Path, text: str, errors: str = "strict") -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+DEFAULT_NAME = re.compile(r"Cluster \d+( \(\d+\))?")  # a name PhotoCluster gave, not the person
+
+
+@dataclass
+class _Renumbering(Change):
+    ids: dict[int, int] = field(default_factory=dict)  # old id -> new id, for what is not part of a Change
 
 
 class _NameSource:

@@ -16,11 +16,13 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.cancel import Cancelled
 from engine.guided import session_pins
+from engine.live_sorting import LiveSorting
+from engine.progressive import FIRST_FIT
 from engine.session import Session
 from engine.weights import WeightsError, WeightsSource
 
 from .folder_document import FolderDocument
-from .jobs import AnalysisResult, ClusterResult, analysis_job, cluster_job, split_job
+from .jobs import AnalysisResult, ClusterResult, LiveGroups, analysis_job, cached_job, cluster_job, split_job
 from .markup import duration, escape
 from .undo import Editor
 from .workers import GeneratorWorker, start_job
@@ -36,6 +38,8 @@ class AnalysisController(QObject):
     weightsMissing = Signal(object)  # the ``WeightsError``
     imagesChanged = Signal()  # the analysis found other photos than were shown
     busyChanged = Signal()  # a job started or ended
+    cachedLoaded = Signal(bool)  # a reopened folder's features came from the cache (True), or not all were there
+    groupsUpdated = Signal(int)  # the running analysis put its groups so far on screen (how many)
 
     def __init__(
         self,
@@ -49,8 +53,13 @@ class AnalysisController(QObject):
         self.analysis: GeneratorWorker | None = None
         self.recluster_worker: GeneratorWorker | None = None
         self.split_worker: GeneratorWorker | None = None
+        self.cached_worker: GeneratorWorker | None = None  # loading a reopened folder's features from the cache
         self._recluster_again = False
         self._analysis_started = 0.0
+        self._stage = ""  # the running analysis' last stage ("model" while the image model loads)
+        self.last_result: AnalysisResult | None = None
+        self.live: LiveSorting | None = None  # puts the groups so far into the Session while an analysis runs
+        self.first_fit: int | None = FIRST_FIT  # photos analysed before the first groups are shown
         self.recluster_timer = QTimer(self, singleShot=True, interval=RECLUSTER_DELAY_MS)
         self.recluster_timer.timeout.connect(self.recluster)
 
@@ -59,7 +68,9 @@ class AnalysisController(QObject):
         return self.analysis is not None
 
     def workers(self) -> list[GeneratorWorker]:
-        return [w for w in (self.analysis, self.recluster_worker, self.split_worker) if w is not None]
+        return [
+            w for w in (self.analysis, self.recluster_worker, self.split_worker, self.cached_worker) if w is not None
+        ]
 
     def cancel_all(self, wait: bool = False) -> None:
         for worker in self.workers():
@@ -73,12 +84,15 @@ class AnalysisController(QObject):
         if session is None or self.analysis is not None:
             return False
         self._analysis_started = time.monotonic()
+        self._stage = "model"
+        self.live = None
         self.analysis = start_job(
             analysis_job,
             session.root,
             weights,
             self.wanted_settings(),
-            progress=self._analysis_progress,
+            self.first_fit,
+            progress=lambda step: self._analysis_progress(step, session),
             done=lambda result: self._analysis_done(result, session),
             failed=self._analysis_failed,
             finished=self._analysis_finished,
@@ -89,23 +103,44 @@ class AnalysisController(QObject):
     def cancel_analysis(self) -> bool:
         if self.analysis is not None and not self.analysis.cancelled:
             self.analysis.cancel()
-            self.status.emit("Stopping after the current batch…")
+            self.status.emit(
+                "Stopping once the image model has loaded; it stays loaded, so the next analysis starts at once…"
+                if self._stage == "model"
+                else "Stopping after the current batch…"
+            )
             self.busyChanged.emit()
             return True
         return False
 
-    def _analysis_progress(self, progress) -> None:
-        if self.analysis is not None and not self.analysis.cancelled:
-            self.progress.emit(progress)
+    def _analysis_progress(self, step, session: Session) -> None:
+        if self.analysis is None or self.analysis.cancelled:
+            return
+        if isinstance(step, LiveGroups):
+            self._show_live(step, session)
+            step = step.progress
+        self._stage = step.stage
+        self.progress.emit(step)
+
+    def _show_live(self, step: LiveGroups, session: Session) -> None:
+        """The groups so far into the Session, as one Change: the views update rows, they do not reset."""
+        if session is not self.document.session or self.editor.read_only:
+            return
+        if self.live is None or self.live.paths is not step.paths:
+            self.live = LiveSorting(session, step.paths)
+        self.live.update(step.groups)
+        self.groupsUpdated.emit(step.groups.k)
 
     def _analysis_done(self, result: AnalysisResult, session: Session) -> None:
         if session is not self.document.session:
             return  # the folder was closed meanwhile
+        self.last_result = result
         analysis = result.analysis
-        images_changed = analysis.images != session.images
-        session.set_analysis(analysis.images, analysis.features)
-        if images_changed:
+        self.live = None
+        if analysis.images != session.images:
+            session.set_analysis(analysis.images, analysis.features)
             self.imagesChanged.emit()
+        else:  # the same photos: no "photos changed" reset, so the grid and the selection stay where they are
+            session.features = analysis.features
         self.editor.apply_clustering(result.clustering, result.settings)
         self.document.set_skipped(analysis.skipped)
         self.document.schedule_save()
@@ -136,7 +171,40 @@ class AnalysisController(QObject):
             self.status.emit("The analysis failed.")
 
     def _analysis_finished(self) -> None:
-        self.analysis = None
+        self.analysis, self.live = None, None
+        self.busyChanged.emit()
+
+    # ---- reopening -------------------------------------------------------------------
+    def load_cached(self, weights: WeightsSource) -> bool:
+        """Take the open folder's features from the feature cache (no model, no Analyse), if every photo's is there."""
+        session = self.document.session
+        if session is None or session.features is not None or self.cached_worker is not None or not session.images:
+            return False
+        images = list(session.images)
+        self.cached_worker = start_job(
+            cached_job,
+            session.root,
+            images,
+            weights,
+            done=lambda features: self._cached_done(features, session, images),
+            failed=lambda exc: self.cachedLoaded.emit(False),
+            finished=self._cached_finished,
+        )
+        self.busyChanged.emit()
+        return True
+
+    def _cached_done(self, features, session: Session, images: list[str]) -> None:
+        if session is not self.document.session:
+            return
+        found = features is not None and session.features is None and session.images == images
+        if found:
+            session.set_analysis(images, features)
+            if not session.names:  # analysed before but never sorted (or the sorting was lost): group now
+                self.recluster()
+        self.cachedLoaded.emit(found)
+
+    def _cached_finished(self) -> None:
+        self.cached_worker = None
         self.busyChanged.emit()
 
     # ---- regrouping -----------------------------------------------------------------

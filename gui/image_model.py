@@ -26,6 +26,7 @@ FailedRole = Qt.ItemDataRole.UserRole + 5
 
 ALL = -2  # the "All photos" pseudo-cluster
 _MAX_RANGES = 64  # beyond this many separate row ranges a reset is cheaper than granular signals
+_FEW_RANGES = 8  # beyond this many, one dataChanged over their span (a refit of 5,000: 64 signals took 24 ms)
 
 
 class ImageModel(PhotoListModel):
@@ -123,11 +124,11 @@ class ImageModel(PhotoListModel):
                 self.dataChanged.emit(self.index(0), self.index(len(self._paths) - 1))
             return
         rows = sorted(self._row_of[p] for p in {*change.labels, *change.pinned} if p in self._row_of)
-        runs = _ranges(rows)
-        for first, last in runs[:_MAX_RANGES]:
+        ranges = _ranges(rows)
+        if len(ranges) > _FEW_RANGES:  # one signal over the span: the view repaints only what it shows
+            ranges = [(ranges[0][0], ranges[-1][1])]
+        for first, last in ranges:
             self.dataChanged.emit(self.index(first), self.index(last))
-        if len(runs) > _MAX_RANGES:
-            self.dataChanged.emit(self.index(0), self.index(len(self._paths) - 1))
 
     def _sync(self, wanted: list[str]) -> None:
         """Turn the rows into ``wanted`` with removals and insertions (both lists keep image order)."""

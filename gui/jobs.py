@@ -30,6 +30,7 @@ from engine.cluster import Clustering, cluster_features
 from engine.features import Cancelled
 from engine.guided import cluster_guided
 from engine.pipeline import Analysis, Progress
+from engine.progressive import Groups, Step
 from engine.weights import WeightsSource
 
 BATCH_SIZE = 16  # small batches: a progress update and a cancel check every couple of seconds on a CPU
@@ -41,6 +42,16 @@ class AnalysisResult:
     analysis: Analysis
     clustering: Clustering
     settings: dict
+    model_load_seconds: float = 0.0  # 0 when the child still held the model from an earlier (or cancelled) run
+
+
+@dataclass(frozen=True)
+class LiveGroups:
+    """A progress step of the analysis with the groups so far; ``paths`` are what ``groups.rows`` index."""
+
+    progress: Progress
+    groups: Groups
+    paths: list[str]
 
 
 @dataclass
@@ -120,10 +131,30 @@ def _drain(q):
 
 
 # ---- the window side: generators for GeneratorWorker --------------------------------
-def analysis_job(root: Path, weights: WeightsSource, settings: dict, cancel: threading.Event):
+def analysis_job(root: Path, weights: WeightsSource, settings: dict, first_fit: int | None, cancel: threading.Event):
+    """Yields ``Progress``, and from the first clusters on ``LiveGroups`` (each whole in itself, so the
+    worker may drop any of them when they come faster than the window takes them)."""
     yield Progress("model", 0, 0, message="Starting the analysis")
-    args = (Path(root), weights, dict(settings), default_cache_dir())  # the child may be older than today's env
-    return (yield from ENGINE.run(_analyse_in_child, args, cancel))
+    args = (Path(root), weights, dict(settings), default_cache_dir(), first_fit)  # the child's env may be older
+    steps = ENGINE.run(_analyse_in_child, args, cancel)
+    paths: list[str] = []
+    while True:
+        try:
+            step = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        if not isinstance(step, Step):
+            yield step
+            continue
+        paths = step.paths or paths  # sent once, with the first groups
+        yield step.progress if step.groups is None else LiveGroups(step.progress, step.groups, paths)
+
+
+def cached_job(root: Path, images: list[str], weights: WeightsSource, cancel: threading.Event):
+    """The features of ``images`` from the feature cache (None if not all are there); no model is loaded."""
+    yield Progress("cache", 0, 0, message="Looking for the analysis from last time")
+    args = (Path(root), list(images), weights, default_cache_dir())
+    return (yield from ENGINE.run(_cached_in_child, args, cancel))
 
 
 def cluster_job(features: np.ndarray, settings: dict, pins: dict[int, int] | None, cancel: threading.Event):
@@ -187,20 +218,38 @@ def _split_in_child(root: Path, names: dict, cluster: int, members: list[str], f
     return copy.split(cluster, parts)
 
 
-def _analyse_in_child(root: Path, weights: WeightsSource, settings: dict, cache_dir: Path) -> AnalysisResult:
-    from engine.pipeline import analyse
+def _cached_in_child(root: Path, images: list[str], weights: WeightsSource, cache_dir: Path) -> np.ndarray | None:
+    from engine.features import FeatureExtractor
+    from engine.pipeline import cached_features
+
+    model_id = FeatureExtractor(weights, batch_size=BATCH_SIZE).model_id  # the analysis' id; nothing is loaded
+    return cached_features(root, images, model_id, cache_dir)
+
+
+def _analyse_in_child(
+    root: Path, weights: WeightsSource, settings: dict, cache_dir: Path, first_fit: int | None
+) -> AnalysisResult:
+    from engine.progressive import analyse_progressively
 
     progress, cancel = _child["progress"], _child["cancel"]
-    progress.put(Progress("model", 0, 0, message="Loading the image model"))
-    extractor = _extractor(weights)
-    generator = analyse(root, extractor, cache_dir=cache_dir, cancel=cancel)
+    held = _child.get("extractor")
+    fresh = held is None or held.weights != weights
+    progress.put(
+        Progress("model", 0, 0, message="Loading the image model" if fresh else "Using the loaded image model")
+    )
+    started = time.perf_counter()
+    extractor = _extractor(weights)  # kept in this process: a cancelled run leaves it loaded for the next one
+    load_seconds = time.perf_counter() - started if fresh else 0.0
+    if cancel.is_set():  # asked to stop while the model loaded: stop now, before scanning
+        raise Cancelled()
+    k, method = settings.get("clusters", "auto"), settings.get("method", "kmeans")
+    steps = analyse_progressively(root, extractor, k, method, cache_dir=cache_dir, cancel=cancel, first_fit=first_fit)
     while True:
         try:
-            progress.put(next(generator))
+            progress.put(next(steps))
         except StopIteration as stop:
-            analysis = stop.value
+            result = stop.value
             break
     if cancel.is_set():
         raise Cancelled()
-    progress.put(Progress("cluster", 0, 0, message=f"Grouping {len(analysis.images)} photos"))
-    return AnalysisResult(analysis, cluster(analysis.features, settings), dict(settings))
+    return AnalysisResult(result.analysis, result.clustering, dict(settings), load_seconds)

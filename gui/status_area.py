@@ -1,4 +1,4 @@
-"""The status bar: a line of text, photos/s and time left, a progress bar and the Cancel button."""
+"""The status bar: a line of text, how many photos are selected, photos/s and time left, a progress bar, Cancel."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ class StatusArea:
         bar.setSizeGripEnabled(False)
         self.text = QLabel()
         bar.addWidget(self.text, 1)
+        self.selection = QLabel()
+        self.selection.setObjectName("selectionCount")
+        bar.addPermanentWidget(self.selection)
         self.rate = QLabel()
         bar.addPermanentWidget(self.rate)
         self.progress = QProgressBar()
@@ -35,27 +38,41 @@ class StatusArea:
         self.cancel_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.cancel_button.setAutoRaise(True)
         bar.addPermanentWidget(self.cancel_button)
+        self.groups: int | None = None  # groups found so far by a running analysis
         self.set_busy(False)
         self.set_text("Ready")
+        self.set_selected(0, 0)
 
     def set_text(self, text: str) -> None:
         self.text.setText(text)
 
+    def set_selected(self, selected: int, shown: int) -> None:
+        """``selected`` of the ``shown`` photos are selected; nothing is said when none are."""
+        self.selection.setText(f"{selected:,} of {shown:,} selected" if selected else "")
+        self.selection.setVisible(bool(selected))
+
     def set_busy(self, busy: bool, analysing: bool = False) -> None:
         """Show a busy bar; with photos/s and Cancel while an analysis runs."""
         self.progress.setVisible(busy)
+        if not analysing:
+            self.groups = None
         self.rate.setVisible(busy and analysing)
         self.cancel_button.setVisible(busy and analysing)
         if busy:
             self.progress.setRange(0, 0)
         self.rate.clear()
 
+    def set_groups(self, groups: int) -> None:
+        """A running analysis shows this many groups so far (said with its progress)."""
+        self.groups = groups
+
     def show_progress(self, progress) -> None:
         """An analysis ``Progress``: counts, rate and time left while photos are analysed, else the stage."""
         if progress.stage == "features" and progress.total:
             self.progress.setRange(0, progress.total)
             self.progress.setValue(progress.done)
-            self.set_text(f"Analysing photos: {progress.done:,} of {progress.total:,}")
+            groups = f" · {self.groups} groups so far" if self.groups is not None else ""
+            self.set_text(f"Analysing photos: {progress.done:,} of {progress.total:,}{groups}")
             parts = [f"{progress.rate:.1f} photos/s"] if progress.rate else []
             if progress.eta is not None and progress.done < progress.total:
                 parts.append(f"about {duration(progress.eta)} left")

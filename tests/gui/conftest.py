@@ -35,7 +35,9 @@ def _private_dirs(tmp_path_factory, feature_cache_dir, monkeypatch):
 def app(qapp):
     from gui.app import create_application
 
-    return create_application()
+    application = create_application()  # names the settings file: only now does QSettings() mean the app's
+    QSettings().setValue("analyseOnOpen", False)  # tests start analyses themselves (tests/gui/test_reopen.py: on)
+    return application
 
 
 @pytest.fixture

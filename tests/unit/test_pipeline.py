@@ -1,6 +1,7 @@
 import shutil
 import threading
 
+import numpy as np
 import pytest
 
 from engine.features import Cancelled
@@ -59,3 +60,27 @@ def test_cancelled_run_keeps_finished_batches(photo_folder, extractor, tmp_path)
                 cancel.set()
     resumed = analyse_all(photo_folder, extractor, cache)
     assert resumed.cached == 8 and resumed.extracted == 10  # batch size 8: the first batch was kept
+
+
+def test_cached_features_come_back_without_a_model_only_when_all_are_there(photo_folder, tmp_path):
+    from engine import descriptor
+    from engine.cache import FeatureCache
+    from engine.pipeline import cached_features
+    from engine.scan import scan_folder
+
+    images = scan_folder(photo_folder).images
+    cache_dir = tmp_path / "cache"
+    assert cached_features(photo_folder, images, "test-model", cache_dir) is None  # nothing cached yet
+    rng = np.random.default_rng(0)
+    vectors = rng.random((len(images), descriptor.SIZE)).astype(np.float32)
+    with FeatureCache("test-model", cache_dir) as cache:
+        keys, _ = cache.keys_for([str(photo_folder / p) for p in images[:-1]])
+        cache.put_many([(k.fingerprint, v) for k, v in zip(keys, vectors)])
+    assert cached_features(photo_folder, images, "test-model", cache_dir) is None  # one missing
+    with FeatureCache("test-model", cache_dir) as cache:
+        keys, _ = cache.keys_for([str(photo_folder / images[-1])])
+        cache.put_many([(keys[0].fingerprint, vectors[-1])])
+    got = cached_features(photo_folder, images, "test-model", cache_dir)
+    assert got is not None and got.shape == vectors.shape
+    assert np.allclose(got, vectors, atol=1e-2)  # stored at reduced precision
+    assert cached_features(photo_folder, images, "another-model", cache_dir) is None

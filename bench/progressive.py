@@ -1,0 +1,251 @@
+"""Progressive analysis: is the final grouping as good as one-shot, and how soon are the first groups shown?
+
+``quality``: for each labelled folder, the features come from a feature cache
+(``--cache-dir``, filled by ``python main.py extract`` first; photos missing
+from it are analysed), and are fed through ``analyse_progressively`` in its
+spread order, batch by batch, as the model would give them. Printed: NMI
+against the folder names of the groups so far at every fit, of the photos
+placed live just before the end, and of the final grouping next to a one-shot
+``cluster_features`` of the same photos. Goal: |final - one-shot| <= 0.01.
+
+``window``: a folder of ``--photos`` photos (crops and flips of scenes6 and
+food101_10, cycled; made once under ``--work``) is opened in the window with
+a cold feature cache and Analyse pressed: the real model, in the window's
+analysis process. Printed: seconds from Analyse to the first groups on screen
+(goal <= 60 s), and the event loop's stalls (a 5 ms timer, as bench/gui_stall.py)
+from Analyse until ``--seconds`` later, when it cancels; ``--one-shot`` measures
+the same without groups before the end, as a baseline. Goal: longest stall < 100 ms.
+
+    python bench/progressive.py quality [--cache-dir DIR] [--sets DIR ...]
+    python bench/progressive.py window [--photos 5000] [--seconds 150] [--one-shot] [--work DIR]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import _common
+import numpy as np
+
+DATASETS = (_common.SHARED / "data" / "scenes6", _common.SHARED / "data" / "food101_10")
+
+
+def main() -> int:
+    p = _common.parser(__doc__.splitlines()[0], data=False)
+    p.add_argument("what", choices=("quality", "window"))
+    p.add_argument("--sets", type=Path, nargs="+", default=list(DATASETS), help="labelled folders (quality)")
+    p.add_argument("--cache-dir", type=Path, default=None, help="feature cache to read (quality)")
+    p.add_argument("--clusters", default="auto", help="k for both runs (quality)")
+    p.add_argument("--photos", type=int, default=5000, help="folder size (window)")
+    p.add_argument("--seconds", type=float, default=150.0, help="seconds from Analyse to Cancel (window)")
+    p.add_argument("--one-shot", action="store_true", help="no groups before the end: the baseline (window)")
+    p.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "photocluster-5000")
+    args = p.parse_args()
+    started = time.perf_counter()
+    if args.what == "quality":
+        sets = " ".join(s.name for s in args.sets)
+        _common.header(
+            "progressive vs one-shot grouping (NMI against the folder names)", args, k=args.clusters, sets=sets
+        )
+        status = quality(args)
+    else:
+        _common.header("progressive analysis in the window: first groups and stalls", args, photos=args.photos)
+        status = window(args)
+    _common.footer(started)
+    return status
+
+
+# ---------------------------------------------------------------- quality
+
+
+class CachedExtractor:
+    """Gives the vectors a real extractor stored in ``cache_dir``, batch by batch; the model runs only for
+    photos the cache does not hold. Its own model id keeps the pipeline's cache lookup empty."""
+
+    def __init__(self, real, cache_dir: Path | None):
+        self.real, self.cache_dir, self.batch_size = real, cache_dir, real.batch_size
+        self.model_id = real.model_id + "-replay"
+
+    def load(self) -> None:
+        pass
+
+    def extract(self, paths, cancel=None):
+        from engine import descriptor
+        from engine.cache import FeatureCache
+        from engine.features import FeatureBatch
+
+        with FeatureCache(self.real.model_id, self.cache_dir) as cache:
+            for start in range(0, len(paths), self.batch_size):
+                keys, _ = cache.keys_for(paths[start : start + self.batch_size])
+                vectors = np.zeros((len(keys), descriptor.SIZE), np.float32)
+                have = cache.fill([k.fingerprint for k in keys], vectors)
+                row = {k.path: i for i, k in enumerate(keys)}
+                missing = [k.path for k, h in zip(keys, have) if not h]
+                for batch in self.real.extract(missing, cancel) if missing else ():
+                    vectors[[row[p] for p in batch.paths]] = batch.vectors
+                yield FeatureBatch([k.path for k in keys], vectors)
+
+
+def quality(args) -> int:
+    from sklearn.metrics import normalized_mutual_info_score as nmi
+
+    from engine.cluster import UNSORTED, cluster_features
+    from engine.features import FeatureExtractor
+    from engine.progressive import analyse_progressively
+
+    k = args.clusters if args.clusters == "auto" else int(args.clusters)
+    real = FeatureExtractor(_common.weights_source(args), batch_size=args.batch_size)
+    worst = 0.0
+    for folder in args.sets:
+        extractor = CachedExtractor(real, args.cache_dir)
+        with tempfile.TemporaryDirectory() as empty:
+            steps = analyse_progressively(folder, extractor, k, cache_dir=empty)
+            fits, last, paths = [], None, []
+            while True:
+                try:
+                    step = next(steps)
+                except StopIteration as stop:
+                    result = stop.value
+                    break
+                if step.groups is not None:
+                    paths = step.paths or paths  # sent with the first groups only
+                    truth = [paths[r].split("/")[0] for r in step.groups.rows]
+                    if not fits or fits[-1][0] != step.groups.fit:
+                        fits.append((step.groups.fit, len(truth), step.groups.k, nmi(truth, step.groups.labels)))
+                    last = (len(truth), step.groups.k, nmi(truth, step.groups.labels))
+        images = result.analysis.images
+        truth = [p.split("/")[0] for p in images]
+        one_shot = cluster_features(result.analysis.features, k)
+        final = result.clustering.labels
+        a, b = nmi(truth, one_shot.labels), nmi(truth, final)
+        worst = max(worst, abs(a - b))
+        print(f"\n{folder.name}: {len(images)} photos, {len(set(truth))} classes")
+        for fit, n, kk, score in fits:
+            print(f"  fit {fit}: on {n:5d} photos, {kk:2d} groups, NMI {score:.3f}")
+        if last:
+            print(f"  live, just before the end: {last[0]} photos placed, {last[1]} groups, NMI {last[2]:.3f}")
+        unsorted = int((final == UNSORTED).sum())
+        print(
+            f"  final (fit {result.fits}): k={result.clustering.k}, NMI {b:.3f}; one-shot: k={one_shot.k}, "
+            f"NMI {a:.3f}; difference {b - a:+.4f}; same labels: {np.array_equal(final, one_shot.labels)}"
+            + (f"; {unsorted} unsorted" if unsorted else "")
+        )
+        print(f"  seconds on fits before the final: {result.fit_seconds:.1f}; final fit {result.cluster_seconds:.1f}")
+    print(f"\nlargest |final - one-shot| NMI difference: {worst:.4f} (goal <= 0.01)")
+    return 0 if worst <= 0.01 else 1
+
+
+# ---------------------------------------------------------------- window
+
+
+def make_folder(root: Path, n: int) -> Path:
+    """``n`` distinct photos: scenes6 and food101_10 cycled, each pass another crop/flip, as JPEG."""
+    from PIL import Image, ImageOps
+
+    done = root / f".complete-{n}"
+    if done.exists():
+        return root
+    sources = sorted(p for d in DATASETS for p in d.glob("*/*.jpg"))
+    for i in range(n):
+        src = sources[i % len(sources)]
+        turn = i // len(sources)
+        out = root / f"{src.parent.parent.name}_{src.parent.name}" / f"{src.stem}_{turn}.jpg"
+        if out.exists():
+            continue
+        with Image.open(src) as im:
+            im = im.convert("RGB")
+            w, h = im.size
+            cut = [0.0, 0.06, 0.1, 0.14][turn % 4]
+            im = im.crop((int(w * cut), int(h * cut / 2), w - int(w * cut / 2), h - int(h * cut)))
+            if turn % 2 == 0:
+                im = ImageOps.mirror(im)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            im.save(out, quality=90)
+    done.touch()
+    return root
+
+
+def window(args) -> int:
+    folder = make_folder(args.work, args.photos)
+    tmp = tempfile.mkdtemp(prefix="photocluster-progressive-")
+    os.environ["PHOTOCLUSTER_CACHE_DIR"] = os.path.join(tmp, "cache")  # cold: every photo through the model
+    os.environ["PHOTOCLUSTER_DATA_DIR"] = os.path.join(tmp, "data")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, os.path.join(tmp, "settings"))
+    from gui.app import create_application
+    from gui.main_window import MainWindow
+
+    weights = str(args.weights or _common.DEFAULT_WEIGHTS)
+    app = create_application()
+    win = MainWindow(weights=weights)
+    win.resize(1280, 800)
+    win.show()
+    win.open_folder(folder)
+    gaps: list[float] = []
+    long_ones: list[tuple[float, float, str]] = []
+    updates: list[tuple[float, int, int]] = []  # (seconds since Analyse, groups, photos placed)
+    clock, ticker = QElapsedTimer(), QTimer(interval=5)
+    t: dict[str, float] = {}
+
+    def tick() -> None:
+        gap = clock.restart()
+        gaps.append(gap)
+        if gap > 50:
+            long_ones.append((time.perf_counter() - t["analyse"], gap, win.status_text.text()))
+
+    def groups(k: int) -> None:
+        now = time.perf_counter() - t["analyse"]
+        placed = sum(1 for c in win.session.labels.values() if c != -1)
+        updates.append((now, k, placed))
+
+    def stop() -> None:
+        t["stopped"] = time.perf_counter() - t["analyse"]
+        win.cancel_analysis()
+
+    def start() -> None:
+        clock.start()
+        ticker.start()
+        t["analyse"] = time.perf_counter()
+        win.jobs.first_fit = None if args.one_shot else win.jobs.first_fit
+        win.analyse()
+        QTimer.singleShot(int(args.seconds * 1000), stop)
+        win.jobs.analysis.finished.connect(lambda: QTimer.singleShot(300, app.quit))
+
+    ticker.timeout.connect(tick)
+    win.jobs.groupsUpdated.connect(groups)
+    QTimer.singleShot(200, start)
+    app.exec()
+    ticker.stop()
+    status = win.status_text.text()
+    win.close()
+    gaps_ms = np.array(gaps[1:], dtype=float)
+    mode = "one-shot (no groups before the end)" if args.one_shot else "progressive"
+    print(f"folder: {folder} ({args.photos} photos), cold feature cache, {mode}")
+    if updates:
+        first = updates[0]
+        print(f"first groups on screen {first[0]:.1f} s after Analyse: {first[1]} groups of {first[2]} photos")
+        for (at, k, placed), (_, before, _) in zip(updates[1:], updates):
+            if k != before:
+                print(f"  {at:6.1f} s: now {k} groups, {placed} photos placed")
+        at, k, placed = updates[-1]
+        print(f"  {len(updates)} updates; the last {at:.1f} s after Analyse: {k} groups, {placed} photos placed")
+    print(f"stopped (Cancel) {t.get('stopped', float('nan')):.1f} s after Analyse; last status: {status}")
+    print(
+        f"max stall: {gaps_ms.max():.1f} ms; 99th percentile: {np.percentile(gaps_ms, 99):.1f} ms; "
+        f"median: {np.median(gaps_ms):.1f} ms; ticks over 100 ms: {int((gaps_ms > 100).sum())} of {len(gaps_ms)}"
+    )
+    for at, gap, text in sorted(long_ones, key=lambda item: -item[1])[:5]:
+        print(f"  {gap:.0f} ms gap ending {at:.1f} s in, while showing: {text}")
+    fast = args.one_shot or (updates and updates[0][0] <= 60)
+    return 0 if fast and gaps_ms.max() < 100 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
