@@ -30,7 +30,6 @@ class _OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from .cluster import METHODS
     from .export import MODES
-    from .features import PRECISIONS
     from .weights import ENV_VAR
 
     p = _OneLineParser(
@@ -65,17 +64,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export", metavar="DEST", help="write the photos into DEST/<cluster name>/")
     p.add_argument("--mode", choices=MODES, default="copy", help="how --export writes files (default: copy)")
     p.add_argument("--dry-run", action="store_true", help="with --export: print the plan and touch nothing")
-    p.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="inference precision (default: auto = bfloat16 on CPUs that have it, float16 on a GPU)",
-    )
+    add_engine_arguments(p)
     p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="images per model call")
     p.add_argument("--seed", type=int, default=0, help="random seed for clustering (default: 0)")
     p.add_argument("--cache-dir", metavar="DIR", help="feature cache folder (default: the user cache folder)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def add_engine_arguments(p: argparse.ArgumentParser) -> None:
+    """``--engine`` and ``--precision``, shared by the commands that run the model."""
+    from .features import ENGINE_ENV_VAR, ENGINES, PRECISIONS
+
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=None,
+        help=f"what runs VGG16 (default: ${ENGINE_ENV_VAR}, else auto = OpenVINO on a CPU, TensorFlow on an "
+        "NVIDIA GPU; OpenVINO falls back to TensorFlow if it fails its self-test)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="inference precision (default: auto = the fastest that passes the self-test with OpenVINO, "
+        "float16 on a GPU; int8 is OpenVINO only, float16 TensorFlow only)",
+    )
 
 
 def _clusters_arg(text: str):
@@ -98,6 +112,8 @@ def _positive_int(text: str) -> int:
 
 
 def main(argv: list[str]) -> int:
+    from .features import choose_engine
+
     args = build_parser().parse_args(argv)
     for stream in (sys.stdout, sys.stderr):  # a file or cluster name that is not valid text never stops a print
         if hasattr(stream, "reconfigure"):
@@ -107,6 +123,11 @@ def main(argv: list[str]) -> int:
     if not folder.is_dir():
         what = "does not exist" if not folder.exists() else "is not a folder"
         print(f"photocluster cluster: {folder} {what}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        choose_engine(args.engine, args.precision)
+    except ValueError as exc:  # --engine / --precision / $PHOTOCLUSTER_ENGINE that do not go together
+        print(f"photocluster cluster: {exc}", file=sys.stderr)
         return EXIT_USAGE
     problem = _unusable_places(args)
     if problem:
@@ -161,7 +182,9 @@ def _run(args, folder: Path, pins: list[tuple[str, str]] | None = None) -> int:
     from .weights import WeightsError, resolve_weights
 
     try:
-        extractor = FeatureExtractor(resolve_weights(args.weights), args.precision, args.batch_size)
+        extractor = FeatureExtractor(
+            resolve_weights(args.weights), args.precision, args.batch_size, engine=args.engine, cache_dir=args.cache_dir
+        )
         exclude = (Path(args.export).expanduser(),) if args.export else ()
         bar = _ProgressBar(enabled=not args.quiet)
         steps = analyse_progressively(
@@ -174,7 +197,8 @@ def _run(args, folder: Path, pins: list[tuple[str, str]] | None = None) -> int:
         return EXIT_FAILED
     analysis, clustering = result.analysis, result.clustering
     for warning in analysis.warnings:
-        print(f"photocluster cluster: warning: {warning}", file=sys.stderr)
+        if warning != extractor.notice:  # already logged when it happened
+            print(f"photocluster cluster: warning: {warning}", file=sys.stderr)
 
     t0 = time.perf_counter()
     session = Session(analysis.root, analysis.images)
@@ -271,7 +295,8 @@ def _summary(analysis, clustering, session, extractor, cluster_seconds: float) -
         f"Clustered {n} photos into {clustering.k} clusters ({clustering.method}) "
         f"in {analysis.seconds + cluster_seconds:.1f} s",
         f"  features: {analysis.extracted} analysed, {analysis.cached} from cache, "
-        f"{rate:.1f} images/s, {extractor.precision} on {extractor.device}",
+        + (f"{analysis.copies} identical copies, " if analysis.copies else "")
+        + f"{rate:.1f} images/s, {extractor.label} on {extractor.device}",
     ]
     if clustering.k_scores and not clustering.k_clear:
         lines.append(
@@ -295,10 +320,15 @@ class _ProgressBar:
         self.stage = None
 
     def update(self, progress) -> None:
+        from .features import PREPARING
         from .progressive import Step
 
         groups = progress.groups if isinstance(progress, Step) else None
         progress = progress.progress if isinstance(progress, Step) else progress
+        if self.enabled and progress.message == PREPARING:
+            self.close()
+            self.stage = None
+            print(PREPARING, file=sys.stderr)
         if not self.enabled or progress.total == 0:
             return
         from tqdm import tqdm
@@ -306,9 +336,8 @@ class _ProgressBar:
         if progress.stage != self.stage:
             self.close()
             self.stage = progress.stage
-            self.bar = tqdm(
-                total=progress.total, desc=progress.stage, unit=self.unit, file=sys.stderr, dynamic_ncols=True
-            )
+            desc = f"{progress.stage} ({progress.engine})" if progress.engine else progress.stage
+            self.bar = tqdm(total=progress.total, desc=desc, unit=self.unit, file=sys.stderr, dynamic_ncols=True)
         self.bar.n = progress.done
         if groups is not None:
             self.bar.set_postfix_str(f"groups so far: {groups.k}", refresh=False)

@@ -151,6 +151,8 @@ class AnalysisController(QObject):
         )
         if analysis.cached:
             text += f" ({analysis.extracted:,} analysed, {analysis.cached:,} remembered from before)"
+        if analysis.engine and analysis.extracted:
+            text += f" with {analysis.engine}"
         self.status.emit(text + ".")
         problems = list(analysis.warnings)
         if self.document.skipped:

@@ -76,12 +76,24 @@ def test_export_and_dry_run(photo_folder, tmp_path, weights_path):
         (["--clusters", "zero"], "--clusters must be a number (1 or more) or 'auto'"),
         (["--method", "magic"], "invalid choice"),
         (["--batch-size", "0"], "must be at least 1"),
+        (["--engine", "fast"], "--engine: invalid choice"),
+        (["--engine", "tensorflow", "--precision", "int8"], "precision int8 needs the OpenVINO engine"),
+        (["--engine", "openvino", "--precision", "float16"], "float16 is for NVIDIA GPUs"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(photo_folder, args, expected):
     result = cli(photo_folder, *args)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and expected in result.stderr
+
+
+def test_an_unknown_engine_in_the_environment_is_one_line(photo_folder):
+    result = cli(photo_folder, env={"PHOTOCLUSTER_ENGINE": "cuda"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "photocluster cluster: unknown engine 'cuda' (from PHOTOCLUSTER_ENGINE); choose one of auto, openvino, "
+        "tensorflow"
+    )
 
 
 def test_missing_folder(tmp_path):

@@ -63,8 +63,8 @@ def test_session_keeps_pinned_ids_and_names_on_regroup(tmp_path):
     pins = session_pins(session)
     assert pins == {0: cid, 1: cid}
     session.apply_clustering(cluster_guided(x, pins, 2))
-    (mine,) = [c for c, name in session.names.items() if name == "Mine"]  # a regroup renumbers the ids
-    assert session.labels["p000.jpg"] == session.labels["p001.jpg"] == mine
+    mine = session.labels["p000.jpg"]  # a regroup renumbers the clusters 1..N: the id may change, not the name
+    assert session.name(mine) == "Mine" and session.labels["p001.jpg"] == mine
     assert len(session.members(mine)) > 2  # the rest joined the person's group
 
 
@@ -95,18 +95,3 @@ def test_pinned_file_rows(tmp_path):
     assert unknown_paths(read_pins(path), ["b.jpg"]) == ["sub/a.jpg"]
     with pytest.raises(PinsError, match="cannot read"):
         read_pins(tmp_path / "missing.csv")
-
-
-def test_pins_that_agree_with_the_grouping_leave_the_space_alone():
-    from engine.cluster import prepare
-    from engine.guided import steered_space
-
-    x, a, b = two_ways()
-    agree = np.full(len(x), -1)
-    disagree = np.full(len(x), -1)
-    rng = np.random.default_rng(1)
-    for j in (0, 1):
-        agree[rng.choice(np.flatnonzero(a == j), 4, replace=False)] = j  # the strong factor: plain k-means agrees
-        disagree[rng.choice(np.flatnonzero(b == j), 4, replace=False)] = j  # the weak one: it does not
-    assert np.array_equal(steered_space(x, agree), prepare(x))
-    assert steered_space(x, disagree).shape[1] > prepare(x).shape[1]  # the learned view joins
