@@ -15,11 +15,14 @@ import atexit
 import multiprocessing
 import os
 import queue
+import tempfile
 import threading
 import time
+import uuid
+import weakref
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +64,9 @@ class ClusterResult:
     features: np.ndarray  # the features it was computed from, to detect a stale result
 
 
-def cluster(features: np.ndarray, settings: dict, pins: dict[int, int] | None = None) -> Clustering:
+def cluster(features: np.ndarray | HeldFeatures, settings: dict, pins: dict[int, int] | None = None) -> Clustering:
     """The clustering for ``settings``; with k-means, photos placed by hand (``pins``: row -> id) steer the rest."""
+    features = _received(features)
     k, method = settings.get("clusters", "auto"), settings.get("method", "kmeans")
     if pins and method == "kmeans":
         return cluster_guided(features, pins, k)
@@ -112,9 +116,67 @@ class EngineProcess:
             raise RuntimeError(f"the {self.name} process stopped unexpectedly (out of memory?); try again") from exc
 
     def shutdown(self) -> None:
+        self.held = None  # a new child holds nothing
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+
+    held: tuple[str, weakref.ref] | None = None  # (token, the window's array) of the features the child keeps
+
+
+# ---- features between the two processes ------------------------------------------------
+# 100,000 photos' features are 400 MB. Pickled through the pipe they held the window process' GIL for
+# 0.5-0.7 s each way (bench/scale.py's stall sampler). So the child hands its features over as a .npy file
+# the window maps (no copy, no GIL held) and keeps them, and a regroup of those same features sends a token.
+
+
+@dataclass(frozen=True)
+class HeldFeatures:
+    token: str
+    path: str | None = None  # the file the window maps (child -> window); None for a token (window -> child)
+
+
+def _hand_over(features: np.ndarray) -> np.ndarray | HeldFeatures:
+    """Child side: keep ``features`` and write them where the window can map them (none: sent as they are)."""
+    if not len(features):
+        return features  # nothing to map
+    token = uuid.uuid4().hex
+    _child["held"] = (token, features)
+    folder = Path(tempfile.gettempdir()) / "photocluster-transfer"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{os.getpid()}-{token}.npy"
+    np.save(path, np.ascontiguousarray(features, dtype=np.float32))
+    return HeldFeatures(token, str(path))
+
+
+def _take_over(held: np.ndarray | HeldFeatures) -> np.ndarray:
+    """Window side (a worker thread): map the child's file; the child keeps the same features under the token."""
+    if not isinstance(held, HeldFeatures):
+        return held
+    assert held.path is not None
+    features = np.load(held.path, mmap_mode="r")
+    try:
+        os.unlink(held.path)  # the mapping stays valid (POSIX); Windows cannot remove a mapped file
+    except OSError:
+        atexit.register(lambda: Path(held.path).unlink(missing_ok=True))  # type: ignore[arg-type]
+    ENGINE.held = (held.token, weakref.ref(features))
+    return features
+
+
+def _send(features: np.ndarray) -> np.ndarray | HeldFeatures:
+    """Window side: a token when the child holds these very features, else the array itself."""
+    held = ENGINE.held
+    return HeldFeatures(held[0]) if held is not None and held[1]() is features else features
+
+
+def _received(features: np.ndarray | HeldFeatures) -> np.ndarray:
+    """Child side: the features a token stands for, or the array sent."""
+    if not isinstance(features, HeldFeatures):
+        return features
+    token, held = _child.get("held", (None, None))
+    if token != features.token:
+        raise RuntimeError("the analysis process no longer holds these features; analyse again")
+    return held
 
 
 ENGINE = EngineProcess()
@@ -143,7 +205,9 @@ def analysis_job(root: Path, weights: WeightsSource, settings: dict, first_fit: 
         try:
             step = next(steps)
         except StopIteration as stop:
-            return stop.value
+            result = stop.value
+            features = _take_over(result.analysis.features)
+            return replace(result, analysis=replace(result.analysis, features=features))
         if not isinstance(step, Step):
             yield step
             continue
@@ -155,12 +219,13 @@ def cached_job(root: Path, images: list[str], weights: WeightsSource, cancel: th
     """The features of ``images`` from the feature cache (None if not all are there); no model is loaded."""
     yield Progress("cache", 0, 0, message="Looking for the analysis from last time")
     args = (Path(root), list(images), weights, default_cache_dir(), os.environ.get(ENGINE_ENV_VAR) or "auto")
-    return (yield from ENGINE.run(_cached_in_child, args, cancel))
+    held = yield from ENGINE.run(_cached_in_child, args, cancel)
+    return None if held is None else _take_over(held)
 
 
 def cluster_job(features: np.ndarray, settings: dict, pins: dict[int, int] | None, cancel: threading.Event):
     yield Progress("cluster", 0, 0, message="Regrouping photos")
-    clustering = yield from ENGINE.run(cluster, (features, dict(settings), pins), cancel)
+    clustering = yield from ENGINE.run(cluster, (_send(features), dict(settings), pins), cancel)
     return ClusterResult(clustering, dict(settings), features)
 
 
@@ -232,13 +297,14 @@ def _split_in_child(root: Path, names: dict, cluster: int, members: list[str], f
 
 def _cached_in_child(
     root: Path, images: list[str], weights: WeightsSource, cache_dir: Path, engine: str = "auto"
-) -> np.ndarray | None:
+) -> np.ndarray | HeldFeatures | None:
     from engine.features import FeatureExtractor
     from engine.pipeline import cached_features
 
     extractor = FeatureExtractor(weights, batch_size=BATCH_SIZE, engine=engine, cache_dir=cache_dir)
     model_id = extractor.planned_model_id()  # the analysis' id; nothing is loaded
-    return None if model_id is None else cached_features(root, images, model_id, cache_dir)
+    features = None if model_id is None else cached_features(root, images, model_id, cache_dir)
+    return None if features is None else _hand_over(features)
 
 
 def _analyse_in_child(
@@ -266,4 +332,5 @@ def _analyse_in_child(
             break
     if cancel.is_set():
         raise Cancelled()
-    return AnalysisResult(result.analysis, result.clustering, dict(settings), load_seconds)
+    analysis = replace(result.analysis, features=_hand_over(result.analysis.features))
+    return AnalysisResult(analysis, result.clustering, dict(settings), load_seconds)
