@@ -1,8 +1,10 @@
-"""Screenshots of the window sorting scenes6, for the README: docs/screenshot-1280.png and -1920.png.
+"""Screenshots of the window sorting scenes6, for the README and docs/gui.md.
 
 Opens the folder, analyses it with k=6 (the features are cached in
 bench/out/cache, so a second run is quick), waits for the thumbnails, and
-renders the window with ``grab()`` at 1280x800 and 1920x1080.
+renders the window with ``grab()`` at 1280x800, 800x600 and 1920x1080
+(docs/screenshot-WIDTH.png), then once more at 1280x800 with the similarity
+map open (docs/screenshot-map-1280.png).
 
     python bench/gui_screenshot.py [--weights PATH] [--folder ../shared/data/scenes6]
 """
@@ -55,14 +57,20 @@ def settle(app, window) -> None:
 
 
 def save_small_png(image: QImage, target: Path) -> None:
-    """A 128-colour dithered PNG: photos stay pleasant and the file stays well under 500 KB."""
+    """A 256-colour dithered PNG: photos stay pleasant and the file small. Octree, not median cut: median cut
+    spent its colours on the photos and turned the map's small cluster dots into look-alike browns and greys."""
     image = image.convertToFormat(QImage.Format.Format_RGB888)
     pixels = Image.frombytes(
         "RGB", (image.width(), image.height()), bytes(image.constBits()), "raw", "RGB", image.bytesPerLine()
     )
-    pixels.quantize(128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG).save(
+    pixels.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG).save(
         target, "PNG", optimize=True
     )
+
+
+def shot(window, target: Path) -> None:
+    save_small_png(window.grab().toImage(), target)
+    print(f"wrote {target} ({window.width()}x{window.height()}, {target.stat().st_size // 1024} KB)")
 
 
 def main() -> int:
@@ -77,16 +85,18 @@ def main() -> int:
     args = parser.parse_args()
 
     app = create_application()
+    QSettings().setValue("analyseOnOpen", False)  # this script presses Analyse itself, with k=6
     window = MainWindow(weights=args.weights)
     window.resize(1280, 800)
     window.show()
     window.open_folder(args.folder)
     window.k_spin.setValue(6)
     window.analyse()
-    if not wait_until(app, lambda: window.jobs.analysis is None and window.jobs.recluster_worker is None, 900):
+    jobs = window.jobs
+    if not wait_until(app, lambda: not (jobs.analysis or jobs.recluster_worker or jobs.cached_worker), 900):
         print("the analysis did not finish in time", file=sys.stderr)
         return 1
-    print(window.status_text.text())
+    print(window.status_text.text(), window.banner.text.text() if window.banner.isVisible() else "")
     session = window.session
     first = min(session.names)
     window.cluster_view.setCurrentIndex(window.clusters.index(window.clusters.row_of(first)))
@@ -99,12 +109,17 @@ def main() -> int:
     window.grid.setFocus()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for width, height in ((1280, 800), (1920, 1080)):
+    for width, height in ((1280, 800), (800, 600), (1920, 1080)):
         window.resize(width, height)
         settle(app, window)
-        target = out / f"screenshot-{width}.png"
-        save_small_png(window.grab().toImage(), target)
-        print(f"wrote {target} ({target.stat().st_size // 1024} KB)")
+        shot(window, out / f"screenshot-{width}.png")
+    window.resize(1280, 800)
+    window.map_action.trigger()
+    if not wait_until(app, lambda: len(window.map_dock.view.paths) == len(session.images), 300):
+        print("the similarity map was not laid out in time", file=sys.stderr)
+        return 1
+    settle(app, window)
+    shot(window, out / "screenshot-map-1280.png")
     window.close()
     return 0
 

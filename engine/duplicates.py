@@ -15,9 +15,11 @@ or both agree moderately (cosine >= ``feature_maybe`` and hashes within
 (inner product on descriptors, Hamming on hashes), so this scales to large
 folders; pairs are joined into groups with union-find.
 
-Every group names a photo to keep ("best"): the highest resolution, then the
-sharpest (variance of the Laplacian on a small grey version), then the largest
-file. Nothing is ever deleted or moved here: ``best_of_groups`` only tells an
+Every group names a photo to keep ("best"): the most true detail, then the
+sharpest (variance of the Laplacian on a small grey version), then the oldest
+file, then the largest. "True" detail: a copy enlarged from a smaller member
+has more pixels but nothing in the frequencies above the smaller one's limit
+(``adds_detail``), so it counts as that member's resolution and loses to it. Nothing is ever deleted or moved here: ``best_of_groups`` only tells an
 export which photos to leave out. No Qt here.
 """
 
@@ -41,6 +43,9 @@ from .progress import Progress
 HASH_SIZE = 8  # 8 x 8 = 64-bit hashes
 HASH_SAMPLE = 32  # the grey version the DCT runs on
 SHARPNESS_SIDE = 128  # photos are compared for sharpness at one common scale
+ENLARGED_RATIO = 1.45  # above this much of an enlargement's fine detail, a larger copy holds detail of its own
+ENLARGED_MIN_STEP = 0.8  # only a copy at least 1.25x larger is checked: the band above a closer one is mere noise
+DETAIL_CROP = 768  # the centre crop (at full resolution) fine detail is compared on
 NEIGHBOURS = 8
 EXACT_NEIGHBOURS_UP_TO = 20_000  # descriptor neighbours are searched exactly up to this many photos, IVF above
 
@@ -67,6 +72,7 @@ class PhotoFacts:
     sharpness: float  # variance of the Laplacian at SHARPNESS_SIDE; higher = crisper
     phash: int  # 64 bits
     dhash: int  # 64 bits (kept for callers and tests; the finder uses pHash)
+    mtime: float = 0.0  # the file's modification time: the older of two equal copies is likelier the original
 
     @property
     def pixels(self) -> int:
@@ -81,6 +87,7 @@ class DuplicateGroup:
     members: list[str]  # best first, then the others from better to worse
     facts: dict[str, PhotoFacts]
     links: list[tuple[str, str, int, float | None]] = field(default_factory=list)  # (a, b, hash bits, cosine)
+    enlarged: dict[str, str] = field(default_factory=dict)  # a member -> the smaller member it is enlarged from
 
     @property
     def best(self) -> str:
@@ -95,10 +102,16 @@ class DuplicateGroup:
         if len(self.members) < 2:
             return ""
         best, runner = self.facts[self.best], self.facts[self.members[1]]
-        if best.pixels > runner.pixels:
+        larger = [p for p, source in self.enlarged.items() if self.facts[p].pixels > best.pixels]
+        if larger:
+            big = self.facts[larger[0]]
+            return f"the original: {larger[0].rsplit('/', 1)[-1]} ({big.width}×{big.height}) is an enlarged copy"
+        if best.pixels > runner.pixels and runner.path not in self.enlarged:
             return f"highest resolution ({best.width}×{best.height})"
-        if best.sharpness > runner.sharpness:
+        if round(best.sharpness, 3) > round(runner.sharpness, 3):
             return "sharpest"
+        if best.mtime < runner.mtime:
+            return "oldest file"
         return "largest file"
 
 
@@ -124,10 +137,14 @@ class DuplicateReport:
 def photo_facts(path: str | os.PathLike, root: str | os.PathLike | None = None) -> PhotoFacts:
     """Read ``path`` (relative to ``root`` if given) once: size, hashes, sharpness. Raises ``DecodeError``."""
     full = Path(root) / path if root is not None else Path(path)
+    mtime = 0.0
     try:
-        size_bytes = full.stat().st_size
+        st = full.stat()
+        size_bytes, mtime = st.st_size, st.st_mtime
         with Image.open(full) as im:
             width, height = im.size
+            if im.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF orientation turns it a quarter: upright size
+                width, height = height, width
     except FileNotFoundError:
         raise DecodeError("file disappeared before it could be read") from None
     except Exception:
@@ -145,6 +162,7 @@ def photo_facts(path: str | os.PathLike, root: str | os.PathLike | None = None) 
         sharpness=sharpness(grey),
         phash=phash(grey),
         dhash=dhash(grey),
+        mtime=float(mtime),
     )
 
 
@@ -185,9 +203,67 @@ def _pack(bits: np.ndarray) -> int:
     return int.from_bytes(np.packbits(bits.astype(np.uint8)).tobytes(), "big")
 
 
-def better_key(f: PhotoFacts) -> tuple:
-    """Sort key, best first: resolution, then sharpness, then file size (then name, for a stable order)."""
-    return (-f.pixels, -round(f.sharpness, 3), -f.bytes, f.path)
+def better_key(f: PhotoFacts, true_pixels: int | None = None, enlarged: bool = False) -> tuple:
+    """Sort key, best first: true resolution (an enlarged copy counts as its source's and comes after it), then
+    sharpness, then the oldest file, then file size (then name, for a stable order)."""
+    pixels = f.pixels if true_pixels is None else true_pixels
+    return (-pixels, enlarged, -round(f.sharpness, 3), f.mtime, -f.bytes, f.path)
+
+
+def rank_group(facts: dict[str, PhotoFacts], root: str | os.PathLike | None = None) -> tuple[list[str], dict]:
+    """A group's members best first, and which of them are enlarged copies of a smaller member (of which)."""
+    by_size = sorted(facts.values(), key=lambda f: (f.pixels, f.path))
+    true_pixels = {f.path: f.pixels for f in by_size}
+    enlarged: dict[str, str] = {}
+    for i, big in enumerate(by_size):
+        smaller = [f for f in by_size[:i] if max(f.width, f.height) <= ENLARGED_MIN_STEP * max(big.width, big.height)]
+        if smaller and not adds_detail(big.path, smaller[-1].path, root):
+            source = enlarged.get(smaller[-1].path, smaller[-1].path)
+            enlarged[big.path] = source
+            true_pixels[big.path] = true_pixels[smaller[-1].path]
+    order = sorted(facts.values(), key=lambda f: better_key(f, true_pixels[f.path], f.path in enlarged))
+    return [f.path for f in order], enlarged
+
+
+def adds_detail(big: str, small: str, root: str | os.PathLike | None = None) -> bool:
+    """Does ``big`` hold detail finer than ``small`` can (it is not just ``small`` enlarged)?
+
+    Above the smaller photo's frequency limit, an enlargement holds only what the
+    interpolation and re-encoding leave there: about as much as ``small`` itself
+    enlarged holds (measured on 20 food101 photos shrunk to 1/2 and 2/3 and enlarged back: 1.0-1.9x that,
+    most under 1.45; the true larger photo 1.1-14x, most over 1.6). Compared on a centre crop at
+    ``big``'s own resolution. A photo that cannot be read counts as adding detail.
+    """
+    try:
+        a = _grey_full(big, root)
+        b = _grey_full(small, root)
+    except DecodeError:
+        return True
+    limit = max(b.size) / max(a.size)
+    baseline = b.resize(a.size, Image.Resampling.LANCZOS)
+    return _energy_above(_centre(a), limit) > ENLARGED_RATIO * _energy_above(_centre(baseline), limit)
+
+
+def _grey_full(path: str, root) -> Image.Image:
+    full = Path(root) / path if root is not None else Path(path)
+    with Image.open(full) as im:
+        side = max(im.size)
+    return open_rgb(full, side).convert("L")
+
+
+def _centre(grey: Image.Image) -> np.ndarray:
+    w, h = grey.size
+    cw, ch = min(w, DETAIL_CROP), min(h, DETAIL_CROP)
+    box = ((w - cw) // 2, (h - ch) // 2, (w - cw) // 2 + cw, (h - ch) // 2 + ch)
+    return np.asarray(grey.crop(box), dtype=np.float32)
+
+
+def _energy_above(x: np.ndarray, limit: float) -> float:
+    """The share of the (non-DC) spectral energy above ``limit`` x Nyquist, along either axis."""
+    power = np.abs(np.fft.fft2(x - x.mean())) ** 2
+    fy = np.abs(np.fft.fftfreq(x.shape[0]))[:, None] / 0.5
+    fx = np.abs(np.fft.fftfreq(x.shape[1]))[None, :] / 0.5
+    return float(power[np.maximum(fx, fy) > limit].sum() / max(float(power.sum()), 1e-9))
 
 
 # ---- many photos ---------------------------------------------------------------------------
@@ -255,8 +331,8 @@ def find_duplicates(
         links_of[group_of[a]].append((read[a].path, read[b].path, h, c))
     for members, links in zip(found, links_of):
         chosen = {read[m].path: read[m] for m in members}
-        order = sorted(chosen.values(), key=better_key)
-        groups.append(DuplicateGroup([f.path for f in order], chosen, links))
+        order, enlarged = rank_group(chosen, root)
+        groups.append(DuplicateGroup(order, chosen, links, enlarged))
     groups.sort(key=lambda g: (-len(g.members), g.best))
     return DuplicateReport(groups, unreadable, time.perf_counter() - started)
 

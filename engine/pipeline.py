@@ -139,4 +139,19 @@ def _rel(root: Path, path: str) -> str:
     return Path(path).relative_to(root).as_posix()
 
 
-__all__ = ["Analysis", "Cancelled", "Live", "Progress", "analyse", "run", "spread_order"]
+__all__ = ["Analysis", "Cancelled", "Live", "Progress", "analyse", "cached_features", "run", "spread_order"]
+
+
+def cached_features(
+    root: str | Path, images: list[str], model_id: str, cache_dir: str | Path | None = None
+) -> np.ndarray | None:
+    """Every photo's features straight from the cache, in ``images`` order (paths relative to ``root``), with no
+    model: how a folder analysed before reopens with its map and review ready. None if any photo is missing
+    from the cache or changed since (then it needs an analysis)."""
+    with FeatureCache(model_id, cache_dir) as cache:
+        keys, unreadable = cache.keys_for([str(Path(root) / p) for p in images])
+        if unreadable or len(keys) != len(images):
+            return None
+        features = np.zeros((len(keys), descriptor.SIZE), np.float32)
+        have = cache.fill([k.fingerprint for k in keys], features)
+        return features if bool(have.all()) else None

@@ -137,6 +137,15 @@ ACTIONS: tuple[Spec, ...] = (
     Spec("zoom_out", "&Smaller Thumbnails", "zoom_out", QKeySequence.StandardKey.ZoomOut),
     Spec("about", "&About PhotoCluster", "show_about"),
     Spec(
+        "guide",
+        "PhotoCluster &Guide",
+        "show_guide",
+        QKeySequence.StandardKey.HelpContents,
+        None,
+        "How every part of the window works",
+    ),
+    Spec("shortcuts", "&Keyboard Shortcuts", "show_shortcuts", "Ctrl+/", None, "Every key PhotoCluster answers"),
+    Spec(
         "duplicates",
         "Find &Near-Duplicates…",
         "show_duplicates",

@@ -21,7 +21,7 @@ from engine.session import Session
 from engine.weights import WeightsError, WeightsSource
 
 from .folder_document import FolderDocument
-from .jobs import AnalysisResult, ClusterResult, LiveGroups, analysis_job, cluster_job, split_job
+from .jobs import AnalysisResult, ClusterResult, LiveGroups, analysis_job, cached_job, cluster_job, split_job
 from .markup import duration, escape
 from .undo import Editor
 from .workers import GeneratorWorker, start_job
@@ -38,6 +38,7 @@ class AnalysisController(QObject):
     imagesChanged = Signal()  # the analysis found other photos than were shown
     busyChanged = Signal()  # a job started or ended
     groupsUpdated = Signal(int)  # the running analysis put its groups so far on screen (how many)
+    cachedLoaded = Signal(bool)  # a reopened folder's features came from the cache (True), or not all were there
 
     def __init__(
         self,
@@ -51,10 +52,13 @@ class AnalysisController(QObject):
         self.analysis: GeneratorWorker | None = None
         self.recluster_worker: GeneratorWorker | None = None
         self.split_worker: GeneratorWorker | None = None
+        self.cached_worker: GeneratorWorker | None = None  # loading a reopened folder's features from the cache
         self._recluster_again = False
         self._analysis_started = 0.0
         self.live: LiveSorting | None = None  # puts the groups so far into the Session while an analysis runs
         self.first_fit: int | None = FIRST_FIT  # photos analysed before the first groups are shown
+        self._stage = ""  # the running analysis' last stage ("model" while the image model loads)
+        self.last_result: AnalysisResult | None = None
         self.recluster_timer = QTimer(self, singleShot=True, interval=RECLUSTER_DELAY_MS)
         self.recluster_timer.timeout.connect(self.recluster)
 
@@ -63,7 +67,9 @@ class AnalysisController(QObject):
         return self.analysis is not None
 
     def workers(self) -> list[GeneratorWorker]:
-        return [w for w in (self.analysis, self.recluster_worker, self.split_worker) if w is not None]
+        return [
+            w for w in (self.analysis, self.recluster_worker, self.split_worker, self.cached_worker) if w is not None
+        ]
 
     def cancel_all(self, wait: bool = False) -> None:
         for worker in self.workers():
@@ -78,6 +84,7 @@ class AnalysisController(QObject):
             return False
         self._analysis_started = time.monotonic()
         self.live = None
+        self._stage = "model"
         self.analysis = start_job(
             analysis_job,
             session.root,
@@ -95,18 +102,23 @@ class AnalysisController(QObject):
     def cancel_analysis(self) -> bool:
         if self.analysis is not None and not self.analysis.cancelled:
             self.analysis.cancel()
-            self.status.emit("Stopping after the current batch…")
+            self.status.emit(
+                "Stopping once the image model has loaded; it stays loaded, so the next analysis starts at once…"
+                if self._stage == "model"
+                else "Stopping after the current batch…"
+            )
             self.busyChanged.emit()
             return True
         return False
 
     def _analysis_progress(self, step, session: Session) -> None:
+        progress = step.progress if isinstance(step, LiveGroups) else step
+        self._stage = progress.stage
         if self.analysis is None or self.analysis.cancelled:
             return
         if isinstance(step, LiveGroups):
             self._show_live(step, session)
-            step = step.progress
-        self.progress.emit(step)
+        self.progress.emit(progress)
 
     def _show_live(self, step: LiveGroups, session: Session) -> None:
         """The groups so far into the Session, as one Change: the views update rows, they do not reset."""
@@ -120,6 +132,7 @@ class AnalysisController(QObject):
     def _analysis_done(self, result: AnalysisResult, session: Session) -> None:
         if session is not self.document.session:
             return  # the folder was closed meanwhile
+        self.last_result = result
         analysis = result.analysis
         self.live = None
         if analysis.images != session.images:
@@ -158,6 +171,39 @@ class AnalysisController(QObject):
 
     def _analysis_finished(self) -> None:
         self.analysis, self.live = None, None
+        self.busyChanged.emit()
+
+    # ---- reopening -------------------------------------------------------------------
+    def load_cached(self, weights: WeightsSource) -> bool:
+        """Take the open folder's features from the feature cache (no model, no Analyse), if every photo's is there."""
+        session = self.document.session
+        if session is None or session.features is not None or self.cached_worker is not None or not session.images:
+            return False
+        images = list(session.images)
+        self.cached_worker = start_job(
+            cached_job,
+            session.root,
+            images,
+            weights,
+            done=lambda features: self._cached_done(features, session, images),
+            failed=lambda exc: self.cachedLoaded.emit(False),
+            finished=self._cached_finished,
+        )
+        self.busyChanged.emit()
+        return True
+
+    def _cached_done(self, features, session: Session, images: list[str]) -> None:
+        if session is not self.document.session:
+            return
+        found = features is not None and session.features is None and session.images == images
+        if found:
+            session.set_analysis(images, features)
+            if not session.names:  # analysed before but never sorted (or the sorting was lost): group now
+                self.recluster()
+        self.cachedLoaded.emit(found)
+
+    def _cached_finished(self) -> None:
+        self.cached_worker = None
         self.busyChanged.emit()
 
     # ---- regrouping -----------------------------------------------------------------

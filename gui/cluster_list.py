@@ -20,7 +20,7 @@ THUMB = 38
 
 class ClusterDelegate(QStyledItemDelegate):
     def sizeHint(self, option, index) -> QSize:
-        return QSize(200, ROW_HEIGHT)
+        return QSize(160, ROW_HEIGHT)  # painted to the full row width; a smaller hint never forces scrolling
 
     def paint(self, painter: QPainter, option, index) -> None:
         painter.save()
@@ -122,6 +122,8 @@ class ClusterList(QListView):
         self.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)
         self.setMouseTracking(True)
         self.setMinimumWidth(200)
+        # rows paint to the list's width and elide their names: never a sideways scrollbar in a narrow window
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
 
     def current_cluster(self) -> int | None:

@@ -52,8 +52,27 @@ class ClusterModel(SessionListModel):
             return -1
 
     def sorting_targets(self) -> list[int]:
-        """The clusters photos can be sent to, in list order (number keys 1-9 follow it)."""
+        """The clusters photos can be sent to, in list order."""
         return [c for c in self._ids if c != ALL]
+
+    def key_of(self, cluster: int) -> str:
+        """The number key that sends photos to ``cluster``: its id + 1 (1-9), 0 for Unsorted, else "".
+
+        Tied to the cluster, not to its row: deleting a cluster leaves every other key as it was, and
+        after a regroup (ids 0..N-1, names "Cluster 1".."Cluster N") key n is "Cluster n".
+        """
+        if cluster == UNSORTED:
+            return "0"
+        if self.session is not None and cluster in self.session.names and 0 <= cluster < 9:
+            return str(cluster + 1)
+        return ""
+
+    def cluster_for_key(self, key: int) -> int | None:
+        """The cluster number key ``key`` sends photos to, or None."""
+        if key == 0:
+            return UNSORTED
+        cid = key - 1
+        return cid if self.session is not None and cid in self.session.names else None
 
     def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._ids)
@@ -73,9 +92,7 @@ class ClusterModel(SessionListModel):
             members = session.images if cid == ALL else session.members(cid)
             return sum(1 for p in members if p in session.pinned)
         if role == ShortcutRole:
-            targets = self.sorting_targets()
-            number = targets.index(cid) + 1 if cid in targets else 0
-            return str(number) if 1 <= number <= 9 else ""
+            return "" if cid == ALL else self.key_of(cid)
         if role == Qt.ItemDataRole.DecorationRole:
             rep = self._representative(cid)
             return self.loader.get(rep, THUMB_TIER, group="clusters") if rep else None

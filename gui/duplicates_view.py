@@ -78,10 +78,14 @@ class DuplicateGroupsModel(QAbstractListModel):
         if role == PathRole:
             return group.best
         if role == Qt.ItemDataRole.ToolTipRole:
-            lines = [
-                f"<b>{escape(p)}</b>: {group.facts[p].describe()}" + (" — <b>keep</b>" if p == group.best else "")
-                for p in group.members
-            ]
+            lines = [f"Keep <b>{escape(group.best)}</b>: {escape(group.why_best())}."]
+            for p in group.members:
+                line = f"<b>{escape(p)}</b>: {group.facts[p].describe()}"
+                if p == group.best:
+                    line += " — <b>keep</b>"
+                elif p in group.enlarged:
+                    line += f" — enlarged from {escape(group.enlarged[p].rsplit('/', 1)[-1])}, no finer detail"
+                lines.append(line)
             return "<br>".join(lines)
         return None
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -153,6 +153,7 @@ class ExportDialog(QDialog):
         self.cancel_button.clicked.connect(self.cancel_or_close)
         self.close_button.clicked.connect(self.accept)
         layout.addWidget(self.buttons)
+        self.open_failed: QDialog | None = None  # the message shown when no file manager could open the folder
         self._replan_timer = QTimer(self, singleShot=True, interval=250)
         self._replan_timer.timeout.connect(self.replan)
         self.dest_edit.textChanged.connect(self._replan_timer.start)
@@ -319,8 +320,19 @@ class ExportDialog(QDialog):
             self.reject()
 
     def open_destination(self) -> None:
-        if self.plan is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.plan.dest)))
+        """Show the export folder in the file manager; where none is set up, say so and give the path to copy."""
+        if self.plan is None:
+            return
+        dest = str(self.plan.dest)
+        if QDesktopServices.openUrl(QUrl.fromLocalFile(dest)):
+            return
+        self.open_failed = _PathMessage(
+            "No program to show folders is set up on this computer, so the folder could not be opened. "
+            "The sorted photos are in:",
+            dest,
+            self,
+        )
+        self.open_failed.open()
 
     def done(self, result: int) -> None:
         if self._worker is not None:  # closing mid-export: stop cleanly first
@@ -328,6 +340,28 @@ class ExportDialog(QDialog):
             self._worker.wait()
         self._pool.shutdown()
         super().done(result)
+
+
+class _PathMessage(QDialog):
+    """A message with a path the person can select or copy (to open it by hand)."""
+
+    def __init__(self, text: str, path: str, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Open Destination")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        layout = QVBoxLayout(self)
+        message = QLabel(text)
+        message.setWordWrap(True)
+        layout.addWidget(message)
+        self.path_edit = QLineEdit(path, readOnly=True)
+        self.path_edit.setMinimumWidth(420)
+        layout.addWidget(self.path_edit)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        copy = buttons.addButton("Copy Path", QDialogButtonBox.ButtonRole.ActionRole)
+        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(path))
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.copy_button = copy
 
 
 def _relative(path: Path, root: Path) -> str:

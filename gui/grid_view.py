@@ -146,6 +146,11 @@ class PhotoGrid(QListView):
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        # The width the columns get must not depend on whether the rows overflow: with "as needed" bars Qt lays
+        # out for a width less a scrollbar it may not show, the column count flips as the bar comes and goes
+        # and the last row can end up out of reach. So: the vertical bar always has its place, never a sideways one.
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.verticalScrollBar().setSingleStep(24)
         self.setMouseTracking(True)
         self.setWordWrap(False)
@@ -157,18 +162,38 @@ class PhotoGrid(QListView):
         self.doubleClicked.connect(self._activate)
         self._anchor: tuple[str, int, int] | None = None  # (path, row, scroll value) before rows came or went
         self._anchor_timer = QTimer(self, singleShot=True, interval=0)
-        self._anchor_timer.timeout.connect(self._restore_anchor)
+        self._anchor_timer.timeout.connect(self._restore_rows_anchor)
         self.set_thumbnail_size(160)
 
     def set_thumbnail_size(self, size: int) -> None:
+        anchor = self.top_row()
         self.delegate.size = size
         self._fit_columns()
         self.setIconSize(QSize(size, size))
         model = _image_model(self.model())
         if model is not None:
             model.set_tier(tier_for(size * self.devicePixelRatioF()))
-        self.scheduleDelayedItemsLayout()
+        self._keep_anchor(anchor)
         self.viewport().update()
+
+    def top_row(self) -> int:
+        """The first photo of the top visible row (the place a zoom or resize keeps), or -1."""
+        if self.model() is None or self.verticalScrollBar().value() == 0:
+            return -1
+        grid = self.gridSize()
+        for x in (grid.width() // 2, PAD):
+            index = self.indexAt(QPoint(x, max(1, grid.height() // 4)))
+            if index.isValid():
+                return index.row()
+        return -1
+
+    def _keep_anchor(self, row: int) -> None:
+        """Lay out again now and put ``row`` back at the top, so zooming or resizing does not lose the place."""
+        self.executeDelayedItemsLayout()
+        self.doItemsLayout()
+        model = self.model()
+        if model is not None and 0 <= row < model.rowCount():
+            self.scrollTo(model.index(row, 0), QAbstractItemView.ScrollHint.PositionAtTop)
 
     def _fit_columns(self) -> None:
         """Spread the spare width over the columns, so the grid fills the view edge to edge."""
@@ -178,28 +203,32 @@ class PhotoGrid(QListView):
         self.setGridSize(QSize(max(cell.width(), width // columns), cell.height()))
 
     def resizeEvent(self, event) -> None:
+        anchor = self.top_row()
         super().resizeEvent(event)
+        old = self.gridSize()
         self._fit_columns()
+        if self.gridSize() != old or event.oldSize().width() != event.size().width():
+            self._keep_anchor(anchor)
 
     def setModel(self, model) -> None:
         old = self.model()
         if old is not None:
             for signal in (old.rowsAboutToBeInserted, old.rowsAboutToBeRemoved):
-                signal.disconnect(self._remember_anchor)
+                signal.disconnect(self._before_rows_move)
             for signal in (old.rowsInserted, old.rowsRemoved):
-                signal.disconnect(self._keep_anchor)
+                signal.disconnect(self._after_rows_move)
         super().setModel(model)
         if model is not None:
             for signal in (model.rowsAboutToBeInserted, model.rowsAboutToBeRemoved):
-                signal.connect(self._remember_anchor)
+                signal.connect(self._before_rows_move)
             for signal in (model.rowsInserted, model.rowsRemoved):
-                signal.connect(self._keep_anchor)
+                signal.connect(self._after_rows_move)
         model = _image_model(model)
         if model is not None:
             model.set_tier(tier_for(self.delegate.size * self.devicePixelRatioF()))
 
     # ---- rows coming and going above the view must not scroll what is under the mouse ----------------
-    def _remember_anchor(self, *_) -> None:
+    def _before_rows_move(self, *_) -> None:
         """The photo at the top left of the view and how far down it is, before rows come or go."""
         if self._anchor is not None:
             return  # several changes in a row: the first one's anchor is the one to keep
@@ -207,11 +236,11 @@ class PhotoGrid(QListView):
         if index.isValid() and self.verticalScrollBar().value() > 0:
             self._anchor = (index.data(PathRole), index.row(), self.verticalScrollBar().value())
 
-    def _keep_anchor(self, *_) -> None:
+    def _after_rows_move(self, *_) -> None:
         if self._anchor is not None and not self._anchor_timer.isActive():
             self._anchor_timer.start()
 
-    def _restore_anchor(self) -> None:
+    def _restore_rows_anchor(self) -> None:
         """Scroll by as many grid rows as the anchor photo moved, once the view has laid the rows out."""
         if self._anchor is None:
             return

@@ -117,10 +117,16 @@ class ImageModel(PhotoListModel):
     def _session_changed(self, change: Change) -> None:
         if self.cluster != ALL and change.labels:
             self._sync(self._wanted())
+        touched = len(change.labels) + len(change.pinned)
+        if touched > len(self._paths) // 4:  # a regroup: one signal, not 100,000 lookups to find the runs
+            if self._paths:
+                self.dataChanged.emit(self.index(0), self.index(len(self._paths) - 1))
+            return
         rows = sorted(self._row_of[p] for p in {*change.labels, *change.pinned} if p in self._row_of)
-        for first, last in _ranges(rows)[:_MAX_RANGES]:
+        runs = _ranges(rows)
+        for first, last in runs[:_MAX_RANGES]:
             self.dataChanged.emit(self.index(first), self.index(last))
-        if len(_ranges(rows)) > _MAX_RANGES:
+        if len(runs) > _MAX_RANGES:
             self.dataChanged.emit(self.index(0), self.index(len(self._paths) - 1))
 
     def _sync(self, wanted: list[str]) -> None:

@@ -41,6 +41,7 @@ class AnalysisResult:
     analysis: Analysis
     clustering: Clustering
     settings: dict
+    model_load_seconds: float = 0.0  # 0 when the child still held the model from an earlier (or cancelled) run
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,13 @@ def analysis_job(root: Path, weights: WeightsSource, settings: dict, first_fit: 
         yield step.progress if step.groups is None else LiveGroups(step.progress, step.groups, paths)
 
 
+def cached_job(root: Path, images: list[str], weights: WeightsSource, cancel: threading.Event):
+    """The features of ``images`` from the feature cache (None if not all are there); no model is loaded."""
+    yield Progress("cache", 0, 0, message="Looking for the analysis from last time")
+    args = (Path(root), list(images), weights, default_cache_dir())
+    return (yield from ENGINE.run(_cached_in_child, args, cancel))
+
+
 def cluster_job(features: np.ndarray, settings: dict, cancel: threading.Event):
     yield Progress("cluster", 0, 0, message="Regrouping photos")
     clustering = yield from ENGINE.run(cluster, (features, dict(settings)), cancel)
@@ -205,14 +213,30 @@ def _split_in_child(root: Path, names: dict, cluster: int, members: list[str], f
     return copy.split(cluster, parts)
 
 
+def _cached_in_child(root: Path, images: list[str], weights: WeightsSource, cache_dir: Path) -> np.ndarray | None:
+    from engine.features import FeatureExtractor
+    from engine.pipeline import cached_features
+
+    model_id = FeatureExtractor(weights, batch_size=BATCH_SIZE).model_id  # the analysis' id; nothing is loaded
+    return cached_features(root, images, model_id, cache_dir)
+
+
 def _analyse_in_child(
     root: Path, weights: WeightsSource, settings: dict, cache_dir: Path, first_fit: int | None
 ) -> AnalysisResult:
     from engine.progressive import analyse_progressively
 
     progress, cancel = _child["progress"], _child["cancel"]
-    progress.put(Progress("model", 0, 0, message="Loading the image model"))
-    extractor = _extractor(weights)
+    held = _child.get("extractor")
+    fresh = held is None or held.weights != weights
+    progress.put(
+        Progress("model", 0, 0, message="Loading the image model" if fresh else "Using the loaded image model")
+    )
+    started = time.perf_counter()
+    extractor = _extractor(weights)  # kept in this process: a cancelled run leaves it loaded for the next one
+    load_seconds = time.perf_counter() - started if fresh else 0.0
+    if cancel.is_set():  # asked to stop while the model loaded: stop now, before scanning
+        raise Cancelled()
     k, method = settings.get("clusters", "auto"), settings.get("method", "kmeans")
     steps = analyse_progressively(root, extractor, k, method, cache_dir=cache_dir, cancel=cancel, first_fit=first_fit)
     while True:
@@ -223,4 +247,4 @@ def _analyse_in_child(
             break
     if cancel.is_set():
         raise Cancelled()
-    return AnalysisResult(result.analysis, result.clustering, dict(settings))
+    return AnalysisResult(result.analysis, result.clustering, dict(settings), load_seconds)

@@ -20,11 +20,13 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
+    QDialog,
     QFileDialog,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -34,11 +36,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-import engine
 from engine.cluster import UNSORTED
 from engine.session import Change, Session
 from engine.weights import WeightsError, resolve_weights
 
+from . import help as help_pages
 from . import menus
 from . import settings as app_settings
 from .actions import State, build_actions, update_enabled
@@ -74,6 +76,8 @@ class MainWindow(QMainWindow):
     duplicates_action: QAction
     export_action: QAction
     feature_maps_action: QAction
+    guide_action: QAction
+    shortcuts_action: QAction
     new_cluster_action: QAction
     open_action: QAction
     quit_action: QAction
@@ -91,6 +95,7 @@ class MainWindow(QMainWindow):
     method_combo: QComboBox
     size_slider: QSlider
     toolbar: QToolBar
+    toolbar_labels: list[QAction]
 
     def __init__(self, weights: str | None = None, parent=None):
         super().__init__(parent)
@@ -104,6 +109,8 @@ class MainWindow(QMainWindow):
         self.images = ImageModel(self.loader, self)
         self.editor.refused.connect(self._edit_refused)
         self.clusters = ClusterModel(self.loader, self.editor, self)
+        self.help_window: QDialog | None = None  # the last shortcuts sheet or guide opened
+        self._analyse_when_loaded = False  # Analyse asked for (or due) while the cached analysis was being read
         self.jobs = AnalysisController(self.document, self.editor, self._wanted_settings, self)
 
         self.setWindowTitle("PhotoCluster")
@@ -155,12 +162,16 @@ class MainWindow(QMainWindow):
             dock.imagesSelected.connect(self.select_paths)
             dock.imageActivated.connect(self.show_preview)
         self.tabifyDockWidget(self.map_dock, self.review_dock)
+        for dock in (self.map_dock, self.review_dock):
+            dock.visibilityChanged.connect(lambda shown, d=dock: self._size_dock(d) if shown else None)
         self.map_action = self.map_dock.toggleViewAction()
         self.map_action.setText("Similarity &Map")
         self.map_action.setShortcut(QKeySequence("Ctrl+M"))
         self.review_action = self.review_dock.toggleViewAction()
         self.review_action.setText("&Review Doubtful Photos")
         self.review_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
+        for dock, action in ((self.map_dock, self.map_action), (self.review_dock, self.review_action)):
+            action.triggered.connect(lambda on, dock=dock: on and dock.raise_())  # in front, not a hidden tab
         self.doubtful_first_action = QAction("&Doubtful First", self, checkable=True)
         self.doubtful_first_action.setStatusTip("Show the photos that fit their cluster least first")
         self.doubtful_first_action.toggled.connect(self._grid_order_changed)
@@ -174,13 +185,17 @@ class MainWindow(QMainWindow):
         self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
         self.undo_action.setIcon(icon("undo"))
         self.redo_action = self.editor.stack.createRedoAction(self, "Redo")
-        self.redo_action.setShortcuts(
-            [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")]
-        )  # one binding each: no ambiguity
+        self.redo_action.setShortcuts(redo_shortcuts())
         self.redo_action.setIcon(icon("redo"))
+        self.analyse_on_open_action = QAction("Analyse &When a Folder Opens", self, checkable=True)
+        self.analyse_on_open_action.setChecked(app_settings.analyse_on_open())
+        self.analyse_on_open_action.setStatusTip(
+            "Start the analysis by itself when a folder opens (what was analysed before comes from the cache)"
+        )
+        self.analyse_on_open_action.toggled.connect(app_settings.set_analyse_on_open)
         self.move_actions = []
-        for n in range(1, 10):
-            action = QAction(f"Send to cluster {n}", self)
+        for n in range(10):
+            action = QAction(f"Send to cluster {n}" if n else "Send to Unsorted", self)
             action.setShortcut(QKeySequence(str(n)))
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             action.triggered.connect(lambda _=False, number=n: self.send_to_numbered(number))
@@ -221,7 +236,9 @@ class MainWindow(QMainWindow):
         main_layout.setContentsMargins(0, 0, 0, 0)
         main_layout.setSpacing(0)
         self.grid_title = QLabel(objectName="gridTitle")
+        self.grid_title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens
         self.grid_subtitle = QLabel(objectName="gridSubtitle")
+        self.grid_subtitle.setWordWrap(True)
         main_layout.addWidget(self.grid_title)
         main_layout.addWidget(self.grid_subtitle)
         self.grid = PhotoGrid()
@@ -237,13 +254,29 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([260, 1000])
+        self._side_width_chosen = False
+        self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_side_width_chosen", True))
         self.pages.addWidget(self.splitter)
         layout.addWidget(self.pages, 1)
         self.setCentralWidget(central)
 
+    def _size_dock(self, dock) -> None:
+        """A dock opens at about a third of the window (it used to open at whatever its contents asked)."""
+        if not dock.isFloating() and dock.width() < self.width() // 3:
+            self.resizeDocks([dock], [max(320, self.width() * 3 // 8)], Qt.Orientation.Horizontal)
+
     def _connect_grid_selection(self) -> None:
         self.grid.selectionModel().selectionChanged.connect(self._update_actions)
         self.grid.selectionModel().selectionChanged.connect(self._selection_to_docks)
+        self.grid.selectionModel().selectionChanged.connect(self._show_selected_count)
+        self.grid.model().modelReset.connect(self._show_selected_count)
+        self.grid.model().rowsRemoved.connect(self._show_selected_count)
+
+    def _show_selected_count(self) -> None:
+        if hasattr(self, "status_area"):
+            self.status_area.set_selected(
+                len(self.grid.selectionModel().selectedIndexes()), self.grid.model().rowCount()
+            )
 
     def _connect_jobs(self) -> None:
         jobs = self.jobs
@@ -255,6 +288,7 @@ class MainWindow(QMainWindow):
         jobs.imagesChanged.connect(self._images_changed)
         jobs.busyChanged.connect(self._busy_changed)
         jobs.groupsUpdated.connect(self.status_area.set_groups)
+        jobs.cachedLoaded.connect(self._cached_loaded)
         self.k_spin.valueChanged.connect(jobs.settings_changed)
         self.method_combo.currentIndexChanged.connect(jobs.settings_changed)
 
@@ -311,10 +345,14 @@ class MainWindow(QMainWindow):
             )
         elif self.skipped:
             self._show_skipped_banner()
-        if opened.restored:
-            self.set_status(f"Restored your sorting of {n:,} photos from last time. Analyse to refine it.")
+        if not n:
+            self.set_status("No photos here: open another folder.")
+        elif opened.restored:
+            self.set_status(f"Restored your sorting of {n:,} photos from last time.")
         else:
             self.set_status(f"Found {n:,} photos. Press Analyse to group them by what is in them.")
+        self._analyse_when_loaded = False
+        self._after_open(opened.restored)
         self._update_actions()
         _settle_memory()
         return True
@@ -335,9 +373,45 @@ class MainWindow(QMainWindow):
         self.jobs.cancel_all()
         self.document.close()
 
+    def _after_open(self, restored: bool) -> None:
+        """Bring back the analysis from last time from the feature cache (no model, no Analyse needed); if it is
+        not all there, analyse by itself (unless File > Analyse When a Folder Opens is off)."""
+        if self.session is None or not self.session.images:
+            return
+        auto = app_settings.analyse_on_open() and not self.read_only
+        if not (restored or auto):
+            return
+        try:
+            weights = resolve_weights(self.weights_option)
+        except WeightsError:
+            return  # said when the person presses Analyse
+        self._analyse_when_loaded = auto
+        if not self.jobs.load_cached(weights) and auto:
+            self.analyse()
+
+    def _cached_loaded(self, found: bool) -> None:
+        session = self.session
+        if session is None:
+            return
+        if found:
+            self._analyse_when_loaded = False
+            self.set_status(
+                f"Opened with the analysis from last time ({len(session.images):,} photos): "
+                "the map, review and near-duplicates are ready."
+            )
+
+    def _cached_finished(self) -> None:
+        if self.jobs.cached_worker is None and self._analyse_when_loaded:
+            self._analyse_when_loaded = False
+            self.analyse()
+
     # ==== analysing =================================================================
     def analyse(self) -> None:
         if self.session is None or self.jobs.analysing:
+            return
+        if self.jobs.cached_worker is not None:  # the cache is being read: analyse right after, if still needed
+            self._analyse_when_loaded = True
+            self.set_status("Analysing right after the analysis from last time is read…")
             return
         try:
             weights = resolve_weights(self.weights_option)
@@ -356,8 +430,11 @@ class MainWindow(QMainWindow):
 
     def _busy_changed(self) -> None:
         jobs = self.jobs
-        self.status_area.set_busy(jobs.analysing or jobs.recluster_worker is not None, analysing=jobs.analysing)
+        busy = jobs.analysing or jobs.recluster_worker is not None or jobs.cached_worker is not None
+        self.status_area.set_busy(busy, analysing=jobs.analysing)
+        self._update_header()  # the "press Analyse" hint is not for while it runs
         self._update_actions()
+        self._cached_finished()
 
     def _images_changed(self) -> None:
         self._reselect_cluster(ALL)  # the models rebuilt themselves from the Session's Change
@@ -406,12 +483,16 @@ class MainWindow(QMainWindow):
         pinned = sum(1 for p in self.images.paths() if p in session.pinned)
         if pinned:
             parts.append(f"{pinned:,} moved by hand")
-        if not session.names and cid == ALL:
-            parts.append("press Analyse to group them")
+        if not n:
+            parts = ["no photos here"] if cid == ALL else parts
+        elif self.jobs.analysing or self.jobs.cached_worker is not None:
+            parts.append("being analysed: the clusters appear when it is done")
+        elif not session.names and cid == ALL:
+            parts.append("press Analyse to group them" if not self.read_only else "not analysed yet")
         elif cid == UNSORTED:
             parts.append("photos that fit no cluster well")
         else:
-            parts.append("drag photos onto a cluster, or press 1–9, to move them")
+            parts.append("drag photos onto a cluster, or press its key, to move them")
         self.grid_subtitle.setText("  ·  ".join(parts))
 
     def selected_paths(self) -> list[str]:
@@ -445,11 +526,10 @@ class MainWindow(QMainWindow):
             self.editor.move(paths, cluster)
 
     def send_to_numbered(self, n: int) -> None:
-        """Keys 1-9: move the selection to the n-th cluster of the side list."""
-        targets = self.clusters.sorting_targets()
-        if self.session is None or not 1 <= n <= len(targets):
-            return
-        self.move_selection(targets[n - 1])
+        """Keys 1-9: move the selection to the cluster shown with that key in the side list; 0: to Unsorted."""
+        cid = self.clusters.cluster_for_key(n) if self.session is not None else None
+        if cid is not None:
+            self.move_selection(cid)
 
     def new_cluster_from_selection(self) -> None:
         paths = self.selected_paths()
@@ -577,13 +657,16 @@ class MainWindow(QMainWindow):
             self.editor.relocate(paths)
 
     def show_about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About PhotoCluster",
-            f"<h3>PhotoCluster {escape(engine.__version__)}</h3><p>Sorts photos by what is in them: "
-            "a VGG16 network describes each photo, and similar descriptions are grouped. Correct the "
-            "groups by dragging, then export them into folders.</p>",
-        )
+        QMessageBox.about(self, "About PhotoCluster", help_pages.about_html())
+
+    def show_shortcuts(self) -> None:
+        actions = help_pages.menu_actions(self.menuBar().actions())
+        self.help_window = help_pages.HelpWindow("Keyboard Shortcuts", self, html=help_pages.shortcuts_html(actions))
+        self.help_window.show()
+
+    def show_guide(self) -> None:
+        self.help_window = help_pages.HelpWindow("PhotoCluster Guide", self, markdown=help_pages.guide_markdown())
+        self.help_window.show()
 
     def _show_skipped_banner(self, extra: str = "") -> None:
         n = len(self.skipped)
@@ -596,6 +679,9 @@ class MainWindow(QMainWindow):
 
     # ==== keeping ===================================================================
     def _session_changed(self, change: Change) -> None:
+        self.set_status("")  # what the last message said is no longer news; a job's result says so after this
+        if change.settings and self.session is not None:  # a regroup, or its undo: show the method it used
+            self._show_settings(self.session.settings)
         if change.images:  # the near-duplicate groups were of other paths
             self.stacked_images.set_groups(self.duplicate_groups if self.stack_action.isChecked() else [])
         self._update_header()
@@ -655,6 +741,13 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             QTimer.singleShot(0, lambda: self.open_folder(folder))
 
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        menus.fit_toolbar(self)
+        if not self._side_width_chosen:  # until the person drags the divider, a narrow window gets a narrow list
+            side = max(200, min(260, self.width() // 5))
+            self.splitter.setSizes([side, max(1, self.splitter.width() - side)])
+
     def closeEvent(self, event: QCloseEvent) -> None:
         self.jobs.cancel_all(wait=True)
         self.document.close()
@@ -662,6 +755,20 @@ class MainWindow(QMainWindow):
         self.loader.set_root(None)
         self.loader.wait()
         super().closeEvent(event)
+
+
+def redo_shortcuts() -> list[QKeySequence]:
+    """The platform's Redo keys plus Ctrl+Y and Ctrl+Shift+Z, each once: a key listed twice on one action
+    is an "ambiguous shortcut overload" to Qt, and then neither works."""
+    keys: list[QKeySequence] = []
+    for key in [
+        *QKeySequence.keyBindings(QKeySequence.StandardKey.Redo),
+        QKeySequence("Ctrl+Shift+Z"),
+        QKeySequence("Ctrl+Y"),
+    ]:
+        if key not in keys:
+            keys.append(key)
+    return keys
 
 
 def _settle_memory() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QSizePolicy, QSlider, QSpinBox, QToolButton, QWidget
 
 from engine.cluster import UNSORTED
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
     from .main_window import MainWindow
 
 SIZES = (72, 256, 160)  # thumbnail slider: min, max, default
+COMPACT_BELOW = 1100  # window width under which the toolbar goes icon-only
 
 
 def build_menus(window: MainWindow) -> None:
@@ -34,6 +34,7 @@ def build_menus(window: MainWindow) -> None:
     file_menu.addSeparator()
     file_menu.addAction(window.analyse_action)
     file_menu.addAction(window.cancel_action)
+    file_menu.addAction(window.analyse_on_open_action)
     file_menu.addSeparator()
     file_menu.addAction(window.export_action)
     file_menu.addSeparator()
@@ -72,7 +73,11 @@ def build_menus(window: MainWindow) -> None:
     view.addAction(window.feature_maps_action)
     edit.addSeparator()
     edit.addAction(window.duplicates_action)
-    bar.addMenu("&Help").addAction(window.about_action)
+    help_menu = bar.addMenu("&Help")
+    help_menu.addAction(window.guide_action)
+    help_menu.addAction(window.shortcuts_action)
+    help_menu.addSeparator()
+    help_menu.addAction(window.about_action)
 
 
 def build_toolbar(window: MainWindow) -> None:
@@ -86,14 +91,14 @@ def build_toolbar(window: MainWindow) -> None:
     tools.widgetForAction(window.analyse_action).setObjectName("primary")
     tools.addAction(window.cancel_action)
     tools.addSeparator()
-    tools.addWidget(QLabel("Clusters"))
+    window.toolbar_labels = [tools.addWidget(QLabel("Clusters"))]
     window.k_spin = QSpinBox()
     window.k_spin.setRange(0, 60)
     window.k_spin.setSpecialValueText("Auto")
     window.k_spin.setToolTip("How many clusters to make; Auto picks the number that separates the photos best")
     window.k_spin.setMinimumWidth(72)
     tools.addWidget(window.k_spin)
-    tools.addWidget(QLabel("Method"))
+    window.toolbar_labels.append(tools.addWidget(QLabel("Method")))
     window.method_combo = QComboBox()
     for label, key in METHODS:
         window.method_combo.addItem(label, key)
@@ -131,6 +136,31 @@ def build_toolbar(window: MainWindow) -> None:
     large.setPixmap(icon("zoom-large").pixmap(18, 18))
     tools.addWidget(large)
     window.toolbar = tools
+    fit_toolbar(window)
+
+
+def fit_toolbar(window: MainWindow) -> None:
+    """Below COMPACT_BELOW pixels the toolbar shows icons only (text stays in the tooltips) and drops the two
+    labels, so Export and the zoom slider stay on it rather than behind the overflow arrow."""
+    compact = window.width() < COMPACT_BELOW
+    tools = window.toolbar
+    if tools.property("compact") == compact:
+        return
+    tools.setProperty("compact", compact)
+    tools.setToolButtonStyle(
+        Qt.ToolButtonStyle.ToolButtonIconOnly if compact else Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+    )
+    for action, style in (
+        (window.undo_action, Qt.ToolButtonStyle.ToolButtonIconOnly),
+        (window.redo_action, Qt.ToolButtonStyle.ToolButtonIconOnly),
+        (window.analyse_action, Qt.ToolButtonStyle.ToolButtonTextBesideIcon),  # the main step keeps its word
+    ):
+        button = tools.widgetForAction(action)
+        if isinstance(button, QToolButton):
+            button.setToolButtonStyle(style)
+    for label in window.toolbar_labels:
+        label.setVisible(not compact)
+    window.size_slider.setFixedWidth(96 if compact else 140)
 
 
 # ---- menus filled when they open ---------------------------------------------------------
@@ -141,15 +171,15 @@ def fill_move_menu(window: MainWindow, menu: QMenu) -> None:
         return
     has_selection = bool(window.grid.selectionModel().hasSelection())
     targets = window.clusters.sorting_targets()
-    for n, cid in enumerate(targets, start=1):
-        action = menu.addAction(session.name(cid))
-        if n <= 9:
-            action.setShortcut(QKeySequence(str(n)))
-            action.setShortcutVisibleInContextMenu(True)
+    for cid in targets:
+        key = window.clusters.key_of(cid)
+        # the key is shown after a tab, not set as a shortcut: the grid's own key actions answer it, and a
+        # second action with the same key would make Qt call the key ambiguous and answer neither
+        action = menu.addAction(f"{session.name(cid)}\t{key}" if key else session.name(cid))
         action.setEnabled(has_selection and cid != window.images.cluster)
         action.triggered.connect(lambda _=False, c=cid: window.move_selection(c))
     if UNSORTED not in targets:
-        action = menu.addAction("Unsorted")
+        action = menu.addAction("Unsorted\t0")
         action.setEnabled(has_selection)
         action.triggered.connect(lambda _=False: window.move_selection(UNSORTED))
 

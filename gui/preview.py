@@ -25,11 +25,16 @@ MAX_ENLARGE = 4
 @dataclass
 class PhotoFacts:
     image: QImage | None
-    width: int
+    width: int  # upright: as the photo is shown, after its EXIF rotation
     height: int
     size_bytes: int
     taken: dt.datetime | None  # when the photo was taken (EXIF), else when the file was changed
     error: str = ""
+    exif_date: bool = False  # ``taken`` came from the camera, not from the file's date
+
+
+EXIF_DATES = (ExifTags.Base.DateTimeOriginal, ExifTags.Base.DateTimeDigitized)
+ROTATED = {5, 6, 7, 8}  # EXIF orientations that turn the picture a quarter: width and height swap
 
 
 def load_photo(path: Path) -> PhotoFacts:
@@ -39,28 +44,46 @@ def load_photo(path: Path) -> PhotoFacts:
     except OSError as exc:
         return PhotoFacts(None, 0, 0, 0, None, exc.strerror or str(exc))
     width = height = 0
-    taken = dt.datetime.fromtimestamp(st.st_mtime)
+    taken = None
     try:
         with Image.open(path) as im:
             width, height = im.size
             exif = im.getexif()
-            raw = exif.get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.DateTimeOriginal) or exif.get(
-                ExifTags.Base.DateTime
-            )
-            if raw:
-                taken = dt.datetime.strptime(str(raw).strip("\0 "), "%Y:%m:%d %H:%M:%S")
+            if exif.get(ExifTags.Base.Orientation) in ROTATED:
+                width, height = height, width
+            taken = exif_taken(exif)
     except Exception:
         pass
+    exif_date = taken is not None
+    if taken is None:
+        taken = dt.datetime.fromtimestamp(st.st_mtime)
     try:
         rgb = open_rgb(path, PREVIEW_SIDE)
     except DecodeError as exc:
-        return PhotoFacts(None, width, height, st.st_size, taken, str(exc))
+        return PhotoFacts(None, width, height, st.st_size, taken, str(exc), exif_date)
     if max(rgb.size) > PREVIEW_SIDE:
         rgb.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.LANCZOS)
     if not width:
         width, height = rgb.size
     image = QImage(rgb.tobytes(), rgb.width, rgb.height, 3 * rgb.width, QImage.Format.Format_RGB888).copy()
-    return PhotoFacts(image, width, height, st.st_size, taken)
+    return PhotoFacts(image, width, height, st.st_size, taken, exif_date=exif_date)
+
+
+def exif_taken(exif) -> dt.datetime | None:
+    """When the camera says the photo was taken: DateTimeOriginal, else Digitized (in the Exif IFD, where
+    cameras put them), else the main IFD's DateTime; a blank or malformed value is skipped, not fatal."""
+    sub = exif.get_ifd(ExifTags.IFD.Exif)
+    for raw in [
+        *(sub.get(tag) for tag in EXIF_DATES),
+        *(exif.get(tag) for tag in EXIF_DATES),
+        exif.get(ExifTags.Base.DateTime),
+    ]:
+        text = str(raw or "").strip("\0 ")[:19].replace("-", ":")
+        try:
+            return dt.datetime.strptime(text, "%Y:%m:%d %H:%M:%S")
+        except ValueError:
+            continue
+    return None
 
 
 class _Canvas(QWidget):
@@ -159,7 +182,8 @@ class PreviewDialog(QDialog):
             parts.append(f"{facts.width} × {facts.height} px")
         parts.append(_human_size(facts.size_bytes))
         if facts.taken:
-            parts.append(facts.taken.strftime("%d %b %Y, %H:%M"))
+            when = facts.taken.strftime("%d %b %Y, %H:%M")
+            parts.append(f"taken {when}" if facts.exif_date else f"file changed {when}")
         session = self.model.session
         cid = session.labels.get(path) if session is not None else None
         if session is not None and cid is not None:

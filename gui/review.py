@@ -305,6 +305,7 @@ class ReviewDock(QDockWidget):
         layout.addLayout(bar)
         hint = QLabel("Each cluster's most typical photo; click one to review only that cluster.")
         hint.setObjectName("gridSubtitle")
+        hint.setWordWrap(True)
         layout.addWidget(hint)
         self.representatives = RepresentativesModel(loader, self)
         self.strip = QListView()
@@ -324,6 +325,7 @@ class ReviewDock(QDockWidget):
         self.strip.clicked.connect(self._representative_clicked)
         layout.addWidget(self.strip)
         self.title = QLabel(objectName="gridTitle")
+        self.title.setWordWrap(True)  # the dock must not need more width than the screen has
         layout.addWidget(self.title)
         self.model = DoubtfulModel(loader, self)
         self.grid = PhotoGrid()
@@ -338,6 +340,13 @@ class ReviewDock(QDockWidget):
         self.per_cluster_spin.valueChanged.connect(self.model.set_per_cluster)
         self.model.modelReset.connect(self._update_title)
         self._update_title()
+        for model in (self.model, self.representatives):
+            model.set_live(False)  # until the dock is shown
+        self.visibilityChanged.connect(self._visibility_changed)
+
+    def _visibility_changed(self, visible: bool) -> None:
+        for model in (self.model, self.representatives):
+            model.set_live(visible)
 
     # ---- binding -------------------------------------------------------------------------
     def set_session(self, session: Session | None) -> None:

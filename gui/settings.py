@@ -1,4 +1,4 @@
-"""What the window remembers between runs (QSettings): recent folders, thumbnail size, geometry."""
+"""What the window remembers between runs (QSettings): recent folders, thumbnail size, geometry, analyse on open."""
 
 from __future__ import annotations
 
@@ -28,3 +28,13 @@ def add_recent_folder(folder: Path) -> None:
 
 def clear_recent_folders() -> None:
     settings().setValue("recentFolders", [])
+
+
+def analyse_on_open() -> bool:
+    """Start the analysis by itself when a folder opens (View menu; on unless turned off)."""
+    value = settings().value("analyseOnOpen", True)
+    return value not in (False, "false", "0", 0)
+
+
+def set_analyse_on_open(on: bool) -> None:
+    settings().setValue("analyseOnOpen", bool(on))

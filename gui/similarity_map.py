@@ -50,28 +50,32 @@ from .thumbnails import TIERS, ThumbnailLoader
 from .undo import Editor
 from .workers import GeneratorWorker, start_job
 
-# Distinct, colour-blind-friendlier hues (Tableau 20 order, strong ones first); Unsorted is grey.
+# Cluster colours, perceptually spaced: Tableau 10 (less its grey), then greedy farthest-point picks in CIELAB
+# (lightness 40-80, chroma 30-72, away from the Unsorted grey). Every pair is at least 30 apart (CIE76 delta E;
+# about 2.3 is the least a person can see), so no two clusters look alike. Unsorted is grey.
 PALETTE = [
     QColor(c)
     for c in (
         "#4e79a7",
         "#f28e2b",
-        "#59a14f",
         "#e15759",
-        "#b07aa1",
         "#76b7b2",
+        "#59a14f",
         "#edc948",
+        "#b07aa1",
         "#ff9da7",
         "#9c755f",
-        "#1f77b4",
-        "#d62728",
-        "#2ca02c",
-        "#9467bd",
-        "#8c564b",
-        "#e377c2",
-        "#17becf",
-        "#bcbd22",
-        "#ff7f0e",
+        "#6054cc",
+        "#b40c84",
+        "#f090fc",
+        "#786c00",
+        "#c0c084",
+        "#00d8a8",
+        "#0090fc",
+        "#006c54",
+        "#9c480c",
+        "#9cc030",
+        "#00ccfc",
     )
 ]
 UNSORTED_COLOR = QColor("#a0a4ab")
@@ -183,6 +187,7 @@ class SimilarityMapView(QWidget):
         self._row_of: dict[str, int] = {}
         self._tree: cKDTree | None = None
         self._cache: QImage | None = None
+        self._legend_cache: tuple[list[tuple[int, str]], QRectF] | None = None
         self._lasso: list[QPointF] = []
         self._press: QPointF | None = None
         self._pan_from: tuple[QPointF, QPointF] | None = None
@@ -223,21 +228,31 @@ class SimilarityMapView(QWidget):
         return [self.paths[i] for i in np.flatnonzero(self.selected)]
 
     # ---- geometry ------------------------------------------------------------------------
+    def plot_rect(self) -> QRectF:
+        """Where the dots go: beside or below the legend, whichever leaves the map larger, so it covers none."""
+        w, h = float(max(1, self.width())), float(max(1, self.height()))
+        legend = self.legend_rect()
+        if legend.isEmpty():
+            return QRectF(0, 0, w, h)
+        left, top = legend.right() + 4, legend.bottom() + 4
+        if min(w - left, h) >= min(w, h - top):
+            return QRectF(left, 0, max(1.0, w - left), h)
+        return QRectF(0, top, w, max(1.0, h - top))
+
     def _scale(self) -> float:
-        side = max(1.0, min(self.width(), self.height()) - 2 * MARGIN)
+        plot = self.plot_rect()
+        side = max(1.0, min(plot.width(), plot.height()) - 2 * MARGIN)
         return side * self.zoom
 
     def to_screen(self, xy: np.ndarray) -> np.ndarray:
-        s = self._scale()
+        s, middle = self._scale(), self.plot_rect().center()
         return np.column_stack(
-            [(xy[:, 0] - self.centre.x()) * s + self.width() / 2, (xy[:, 1] - self.centre.y()) * s + self.height() / 2]
+            [(xy[:, 0] - self.centre.x()) * s + middle.x(), (xy[:, 1] - self.centre.y()) * s + middle.y()]
         )
 
     def to_data(self, pos: QPointF) -> np.ndarray:
-        s = self._scale()
-        return np.array(
-            [(pos.x() - self.width() / 2) / s + self.centre.x(), (pos.y() - self.height() / 2) / s + self.centre.y()]
-        )
+        s, middle = self._scale(), self.plot_rect().center()
+        return np.array([(pos.x() - middle.x()) / s + self.centre.x(), (pos.y() - middle.y()) / s + self.centre.y()])
 
     def screen_pos(self, path: str) -> QPointF:
         """Where ``path``'s dot is drawn (for tests and for pointing at it)."""
@@ -253,6 +268,7 @@ class SimilarityMapView(QWidget):
     # ---- painting ------------------------------------------------------------------------
     def _invalidate(self) -> None:
         self._cache = None
+        self._legend_cache = None
         self.update()
 
     def _render_cache(self) -> QImage:
@@ -331,20 +347,36 @@ class SimilarityMapView(QWidget):
         self._paint_legend(painter)
         painter.end()
 
+    def _legend(self) -> tuple[list[tuple[int, str]], QRectF]:
+        """The legend's lines (cluster, text) and its box, worked out once per change of the labels."""
+        if self._legend_cache is None:
+            lines: list[tuple[int, str]] = []
+            box = QRectF()
+            if len(self.paths):
+                clusters, counts = np.unique(self.labels, return_counts=True)
+                count = dict(zip(clusters.tolist(), counts.tolist()))
+                fm = self.fontMetrics()
+                for c in sorted(count, key=lambda c: (c == UNSORTED, c))[:14]:
+                    name = self.names.get(c, "Unsorted" if c == UNSORTED else f"Cluster {c + 1}")
+                    name = fm.elidedText(name, Qt.TextElideMode.ElideRight, 150)  # leave the dots their room
+                    lines.append((c, f"{name}  {count[c]:,}"))
+                if lines:
+                    width = max(fm.horizontalAdvance(t) for _, t in lines) + 30
+                    box = QRectF(8, 8, width, len(lines) * (fm.height() + 2) + 10)
+            self._legend_cache = (lines, box)
+        return self._legend_cache
+
+    def legend_rect(self) -> QRectF:
+        return self._legend()[1]
+
     def _paint_legend(self, painter: QPainter) -> None:
-        counts: dict[int, int] = {}
-        for c in self.labels.tolist():
-            counts[c] = counts.get(c, 0) + 1
-        clusters = sorted(counts, key=lambda c: (c == UNSORTED, c))[:14]
-        if not clusters:
+        entries, box = self._legend()
+        if box.isEmpty():
             return
         fm = painter.fontMetrics()
-        lines = [
-            f"{self.names.get(c, 'Unsorted' if c == UNSORTED else f'Cluster {c}')}  {counts[c]:,}" for c in clusters
-        ]
-        width = max(fm.horizontalAdvance(t) for t in lines) + 30
-        height = len(lines) * (fm.height() + 2) + 10
-        box = QRectF(8, 8, width, height)
+        clusters = [c for c, _ in entries]
+        lines = [t for _, t in entries]
+        width = box.width()
         background = QColor(self.palette().color(QPalette.ColorRole.Base))
         background.setAlpha(215)
         painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Mid), 1))
@@ -362,6 +394,7 @@ class SimilarityMapView(QWidget):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._cache = None
+        self._legend_cache = None
 
     # ---- mouse -----------------------------------------------------------------------------
     def mousePressEvent(self, event) -> None:
@@ -472,6 +505,8 @@ class SimilarityMapDock(QDockWidget):
         for m in embedding.available_methods():
             self.method_combo.addItem(labels[m], m)
         self.method_combo.setToolTip("How the photos are laid out in 2-D: near dots look alike")
+        self.method_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.method_combo.setMinimumContentsLength(8)  # "t-SNE (openTSNE)" may elide rather than widen the dock
         self.method_combo.currentIndexChanged.connect(self.recompute)
         bar.addWidget(self.method_combo)
         self.move_button = QToolButton(text="Move Selection To")
@@ -485,10 +520,12 @@ class SimilarityMapDock(QDockWidget):
         self.new_button.clicked.connect(self.new_cluster_from_selection)
         bar.addWidget(self.new_button)
         bar.addStretch(1)
+        layout.addLayout(bar)
         self.status = QLabel()
         self.status.setObjectName("emptyHint")
-        bar.addWidget(self.status)
-        layout.addLayout(bar)
+        self.status.setWordWrap(True)  # its own line: a long message must not widen the dock
+        self.status.setContentsMargins(8, 0, 8, 2)
+        layout.addWidget(self.status)
         self.view = SimilarityMapView()
         self.view.setProperty("emptyText", "Analyse the folder to see its photos on a map")
         self.view.selectionChanged.connect(self._picked)

@@ -1,4 +1,4 @@
-"""The status bar: a line of text, photos/s and time left, a progress bar and the Cancel button."""
+"""The status bar: a line of text, how many photos are selected, photos/s and time left, a progress bar, Cancel."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ class StatusArea:
         bar.setSizeGripEnabled(False)
         self.text = QLabel()
         bar.addWidget(self.text, 1)
+        self.selection = QLabel()
+        self.selection.setObjectName("selectionCount")
+        bar.addPermanentWidget(self.selection)
         self.rate = QLabel()
         bar.addPermanentWidget(self.rate)
         self.progress = QProgressBar()
@@ -38,9 +41,15 @@ class StatusArea:
         self.groups: int | None = None  # groups found so far by a running analysis
         self.set_busy(False)
         self.set_text("Ready")
+        self.set_selected(0, 0)
 
     def set_text(self, text: str) -> None:
         self.text.setText(text)
+
+    def set_selected(self, selected: int, shown: int) -> None:
+        """``selected`` of the ``shown`` photos are selected; nothing is said when none are."""
+        self.selection.setText(f"{selected:,} of {shown:,} selected" if selected else "")
+        self.selection.setVisible(bool(selected))
 
     def set_busy(self, busy: bool, analysing: bool = False) -> None:
         """Show a busy bar; with photos/s and Cancel while an analysis runs."""

@@ -39,7 +39,7 @@ def _colors(dark: bool) -> dict[str, str]:
         "base": "#ffffff",
         "alt": "#f7f8fa",
         "text": "#1f2328",
-        "muted": "#6a717c",
+        "muted": "#5f6670",  # 4.5:1 or more on every background below (WCAG AA)
         "border": "#dcdfe4",
         "panel": "#eceef1",
         "hover": "#e6e9ee",
@@ -89,6 +89,7 @@ QListView#grid {{ background: {base}; border: none; outline: 0; }}
 QStatusBar {{ background: {panel}; border-top: 1px solid {border}; color: {muted}; }}
 QStatusBar QLabel {{ color: {muted}; padding: 0 6px; }}
 QSplitter::handle {{ background: {border}; }}
+QToolButton[popupMode="2"] {{ padding-right: 14px; }}
 QFrame#banner {{ border-radius: 8px; margin: 8px 10px 0 10px; }}
 QFrame#banner[kind="error"] {{ background: #fbe9e9; border: 1px solid #eeb4b4; }}
 QFrame#banner[kind="warning"] {{ background: #fff5df; border: 1px solid #f0d595; }}

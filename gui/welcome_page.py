@@ -23,14 +23,17 @@ class WelcomePage(QWidget):
         outer.addWidget(logo)
         title = QLabel("Open a folder of photos to begin", objectName="emptyTitle")
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        title.setWordWrap(True)  # a narrow window wraps it rather than growing to fit it
         outer.addWidget(title)
         hint = QLabel(
             "PhotoCluster groups your photos by what is in them. You check and correct the groups, "
-            "then export them\ninto folders. Nothing in your folder changes until you export.",
+            "then export them into folders. Nothing in your folder changes until you export.",
             objectName="emptyHint",
         )
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        outer.addWidget(hint)
+        hint.setWordWrap(True)
+        hint.setMaximumWidth(720)
+        outer.addWidget(hint, 0, Qt.AlignmentFlag.AlignHCenter)
         outer.addSpacing(18)
         row = QHBoxLayout()
         row.addStretch(1)

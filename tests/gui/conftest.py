@@ -29,6 +29,7 @@ def _private_dirs(tmp_path_factory, feature_cache_dir, monkeypatch):
     monkeypatch.setenv("PHOTOCLUSTER_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     monkeypatch.delenv("PHOTOCLUSTER_WEIGHTS", raising=False)
     QSettings().clear()
+    QSettings().setValue("analyseOnOpen", False)  # tests start analyses themselves (tests/gui/test_reopen.py: on)
 
 
 @pytest.fixture

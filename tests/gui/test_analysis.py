@@ -101,3 +101,22 @@ def test_hdbscan_and_agglomerative_from_the_toolbar(window, photos, qtbot):
     qtbot.waitUntil(lambda: window.jobs.recluster_worker is None, timeout=10_000)
     assert "Regrouped into" in window.status_text.text()
     assert window.clusters.data(window.clusters.index(1), Qt.ItemDataRole.DisplayRole)
+
+
+def test_a_cancel_keeps_the_model_loaded_for_the_next_analysis(window, photos, qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("PHOTOCLUSTER_CACHE_DIR", str(tmp_path / "cold"))
+    from gui import jobs
+
+    jobs.ENGINE.shutdown()  # a fresh child: the first analysis has to load the model
+    window.open_folder(photos)
+    window.analyse()
+    worker = window.jobs.analysis
+    window.cancel_action.trigger()  # while the model loads
+    assert "stays loaded" in window.status_text.text()
+    with qtbot.waitSignal(worker.finished, timeout=120_000):
+        pass
+    qtbot.waitUntil(lambda: window.jobs.analysis is None, timeout=5000)
+    assert "cancelled" in window.status_text.text()
+    _analyse(window, qtbot)
+    assert window.jobs.last_result is not None and window.jobs.last_result.model_load_seconds == 0.0
+    assert len(window.session.names) >= 1

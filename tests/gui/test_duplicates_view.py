@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QImage, QPainter
 
 from engine.scan import scan_folder
@@ -151,3 +151,27 @@ def test_stacking_proxy_reads_no_paths_without_groups(setup, monkeypatch):
     proxy.set_groups([])
     images.set_session(session)  # a model reset re-filters every row
     assert proxy.rowCount() == 9 and reads == []
+
+
+def test_keep_prefers_the_original_over_an_enlarged_copy_and_says_why(app, tmp_path, qtbot):
+    root = tmp_path / "photos"
+    small = _scene(root / "original.jpg", 7).resize((150, 112), Image.LANCZOS)
+    small.save(root / "original.jpg", quality=92)
+    small.resize((300, 224), Image.BICUBIC).save(root / "enlarged.jpg", quality=88)
+    session = Session(root, ["enlarged.jpg", "original.jpg"])
+    editor = Editor()
+    editor.set_session(session)
+    loader = ThumbnailLoader(disk_dir=None)
+    loader.set_root(root)
+    dialog = DuplicatesDialog(session, loader, editor)
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.reportReady, timeout=20_000):
+        dialog.show()
+    qtbot.waitUntil(lambda: not dialog.busy())
+    index = dialog.model.index(0)
+    assert index.data(GroupRole).best == "original.jpg"
+    assert "keep original.jpg (the original: enlarged.jpg (300×224) is an enlarged copy)" in index.data()
+    tip = index.data(Qt.ItemDataRole.ToolTipRole)
+    assert "Keep <b>original.jpg</b>" in tip and "enlarged from original.jpg" in tip
+    loader.set_root(None)
+    loader.wait()

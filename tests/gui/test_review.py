@@ -126,3 +126,19 @@ def test_review_dock(sorted_window, qtbot, cluster_of):
     new = dock.new_cluster_from_selection()
     assert new in s.names and w.editor.stack.undoText().startswith("New cluster")
     dock.grab()  # paints without error
+
+
+def test_hidden_dock_catches_up_when_shown(sorted_window, qtbot, cluster_of):
+    """A hidden review dock does not re-rank every photo on each edit; it catches up once shown."""
+    w, s = sorted_window, sorted_window.session
+    _spread_confidence(s)
+    dock = ReviewDock(w.editor, w.loader, w)
+    qtbot.addWidget(dock)
+    dock.set_session(s)
+    moving = dock.model.paths()[:2]
+    with qtbot.assertNotEmitted(dock.model.modelReset):
+        w.editor.move(moving, UNSORTED)
+    assert dock.model.paths()[:2] == moving  # stale while nobody can see it
+    with qtbot.waitSignal(dock.model.modelReset):
+        dock.show()
+    assert not set(moving) & set(dock.model.paths()) and dock.model.paths() == doubtful(s, dock.model.per_cluster)

@@ -24,8 +24,8 @@ def test_wiring(sorted_window, qtbot, cluster_of, tmp_path):
     w.undo_action.trigger()
     w.doubtful_first_action.setChecked(False)
     assert w.grid.model() is w.images
-    w.review_dock.show()
-    assert w.review_dock.model.rowCount() > 0
+    w.review_action.trigger()  # as a person opens it: in front of the map's tab
+    assert w.review_dock.isVisible() and w.review_dock.model.rowCount() > 0
     shown = [w.review_dock.model.index(r).data(PathRole) for r in range(w.review_dock.model.rowCount())]
     assert set(shown) <= set(s.images)  # the review lists photos of this folder
     # duplicates: copy a photo, find, stack, export best only

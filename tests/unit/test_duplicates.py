@@ -142,3 +142,29 @@ def test_large_sets_find_feature_copies_with_an_inverted_index(monkeypatch):
     hashes = rng.integers(0, 2**63, n, dtype=np.uint64)  # far apart: only the features can find the copies
     pairs = duplicates.duplicate_pairs(hashes, x)
     assert {(i, j) for i, j, _, _ in pairs} == planted
+
+
+def test_the_original_beats_an_enlarged_copy_and_the_oldest_breaks_ties(tmp_path):
+    """scenes6-like: a 150 px original and a 300 px copy enlarged from it; and a true 300 px photo."""
+    import os
+
+    big = scene(tmp_path / "big_original.jpg", seed=4).resize((300, 225), Image.LANCZOS)
+    big.save(tmp_path / "big_original.jpg", quality=92)
+    small = big.resize((150, 112), Image.LANCZOS)
+    small.save(tmp_path / "original.jpg", quality=92)
+    small.resize((300, 224), Image.BICUBIC).save(tmp_path / "enlarged.jpg", quality=85)
+    assert not duplicates.adds_detail("enlarged.jpg", "original.jpg", tmp_path)
+    assert duplicates.adds_detail("big_original.jpg", "original.jpg", tmp_path)
+
+    report = run(find_duplicates(["enlarged.jpg", "original.jpg"], tmp_path))
+    (group,) = report.groups
+    assert group.best == "original.jpg" and group.enlarged == {"enlarged.jpg": "original.jpg"}
+    assert "enlarged copy" in group.why_best()
+
+    report = run(find_duplicates(["original.jpg", "big_original.jpg"], tmp_path))
+    assert report.groups[0].best == "big_original.jpg" and "highest resolution" in report.groups[0].why_best()
+
+    (tmp_path / "copy.jpg").write_bytes((tmp_path / "original.jpg").read_bytes())
+    os.utime(tmp_path / "original.jpg", (1_600_000_000, 1_600_000_000))
+    report = run(find_duplicates(["copy.jpg", "original.jpg"], tmp_path))
+    assert report.groups[0].best == "original.jpg" and report.groups[0].why_best() == "oldest file"

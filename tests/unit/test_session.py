@@ -161,3 +161,25 @@ def test_second_instance_on_a_folder_is_told(tmp_path):
         )
         assert other.returncode == 3  # another process is refused too
     FolderLock(tmp_path / "photos", tmp_path / "data").acquire()  # free again once released
+
+
+def test_regroup_renumbers_default_names_and_keeps_given_ones(session):
+    session.rename(1, "Beach")
+    session.delete_cluster(0)
+    session.apply_clustering(clustering([0, 1, 1, 2, 3, 3]))  # four groups now; ids had a gap
+    assert session.cluster_ids() == [0, 1, 2, 3]
+    names = [session.name(c) for c in session.cluster_ids()]
+    assert "Beach" in names and len(set(names)) == 4
+    assert [n for n in names if n != "Beach"] == [f"Cluster {i + 1}" for i, n in enumerate(names) if n != "Beach"]
+    assert session.name(session.labels["p2.jpg"]) == "Beach"  # matched by overlap, the given name kept
+
+
+def test_regroup_and_its_settings_undo_as_one_edit(session):
+    before = (dict(session.labels), dict(session.names), dict(session.settings))
+    change = session.apply_clustering(clustering([4, 4, 4, 9, 9, 9]), {"clusters": 2, "method": "hdbscan"})
+    assert session.settings == {"clusters": 2, "method": "hdbscan"}
+    assert session.cluster_ids() == [0, 1] and [session.name(c) for c in (0, 1)] == ["Cluster 1", "Cluster 2"]
+    session.undo(change)
+    assert (session.labels, session.names, session.settings) == before
+    session.commit(change)
+    assert session.settings["method"] == "hdbscan" and session.cluster_ids() == [0, 1]
