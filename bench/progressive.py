@@ -181,9 +181,11 @@ def window(args) -> int:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, os.path.join(tmp, "settings"))
     from gui.app import create_application
     from gui.main_window import MainWindow
+    from gui.settings import set_analyse_on_open
 
     weights = str(args.weights or _common.DEFAULT_WEIGHTS)
     app = create_application()
+    set_analyse_on_open(False)  # the clock starts at the Analyse press below
     win = MainWindow(weights=weights)
     win.resize(1280, 800)
     win.show()
@@ -214,9 +216,19 @@ def window(args) -> int:
         ticker.start()
         t["analyse"] = time.perf_counter()
         win.jobs.first_fit = None if args.one_shot else win.jobs.first_fit
-        win.analyse()
+        win.analyse()  # it may wait for the window's look in the feature cache on opening: Analyse is pressed now
         QTimer.singleShot(int(args.seconds * 1000), stop)
-        win.jobs.analysis.finished.connect(lambda: QTimer.singleShot(300, app.quit))
+        watch.start()
+
+    def check_done() -> None:
+        if win.jobs.analysis is not None:
+            t["running"] = 1
+        elif t.get("running"):
+            watch.stop()
+            QTimer.singleShot(300, app.quit)
+
+    watch = QTimer(interval=100)
+    watch.timeout.connect(check_done)
 
     ticker.timeout.connect(tick)
     win.jobs.groupsUpdated.connect(groups)
