@@ -68,16 +68,17 @@ class LiveSorting:
                 best[after] = (c, p)
         if refit:
             self._drop_emptied(change)
-        self._keep_representatives(change, best, refit)
+        self._keep_representatives(change, best)
         return s.commit(change)
 
-    def _keep_representatives(self, change: Change, best: dict[int, tuple[float, str]], refit: bool) -> None:
-        """A cluster's thumbnail in the side list changes at a refit, not with every batch."""
+    def _keep_representatives(self, change: Change, best: dict[int, tuple[float, str]]) -> None:
+        """A cluster's thumbnail in the side list stays while its photo stays in it (no reload with every batch
+        or refit); the final grouping picks the most typical photo."""
         s = self.session
         for cid, (_, path) in best.items():
             rep = s.representatives.get(cid)
             still_there = rep is not None and (change.labels[rep][1] if rep in change.labels else s.labels[rep]) == cid
-            if refit or not still_there:
+            if not still_there:
                 s.representatives[cid] = path
 
     def _id(self, label: int) -> int:
