@@ -198,11 +198,22 @@ def fresh_dir(prefix: str):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def extractor(weights, precision: str = "auto", batch_size: int = 32, decode_workers: int = 2, warm: bool = True):
-    """A FeatureExtractor with the model built and traced (one throw-away batch), so timings are steady-state."""
+def extractor(
+    weights,
+    precision: str = "auto",
+    batch_size: int = 32,
+    decode_workers: int = 2,
+    warm: bool = True,
+    engine: str | None = None,
+):
+    """A FeatureExtractor with the model built and traced (one throw-away batch), so timings are steady-state.
+
+    ``engine`` None: what the app picks ($PHOTOCLUSTER_ENGINE, else auto). The OpenVINO model is prepared in
+    the user cache folder (once per weights file), as the app does.
+    """
     from engine.features import FeatureExtractor
 
-    fe = FeatureExtractor(weights, precision, batch_size, decode_workers)
+    fe = FeatureExtractor(weights, precision, batch_size, decode_workers, engine=engine)
     if warm:
         t0 = time.perf_counter()
         fe.load()
@@ -382,3 +393,14 @@ def make_photos(folder: Path, n: int, size=(4000, 3000), quality: int = 90, seed
     with ProcessPoolExecutor(max(1, workers)) as pool:
         sizes = list(pool.map(make_photo, paths, [seed + i for i in range(n)], [size] * n, [quality] * n))
     return float(np.mean(sizes)) / 1e6 if sizes else 0.0
+
+
+def model_only_vectors(fe, pixels: np.ndarray, out: dict, key) -> float:
+    """Like ``model_only``, keeping the vectors as the cache stores them in ``out[key]``; returns seconds."""
+    from engine.cache import as_stored
+
+    t0 = time.perf_counter()
+    parts = [fe.run_batch(pixels[s : s + fe.batch_size]) for s in range(0, len(pixels), fe.batch_size)]
+    seconds = time.perf_counter() - t0
+    out[key] = as_stored(np.concatenate(parts))
+    return seconds

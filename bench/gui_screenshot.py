@@ -56,20 +56,19 @@ def settle(app, window) -> None:
     pause(app, 0.3)
 
 
-def save_small_png(image: QImage, target: Path) -> None:
-    """A 256-colour dithered PNG: photos stay pleasant and the file small. Octree, not median cut: median cut
-    spent its colours on the photos and turned the map's small cluster dots into look-alike browns and greys."""
+def save_small_png(image: QImage, target: Path, octree: bool = False) -> None:
+    """A 256-colour dithered PNG, so the file stays small. Median cut keeps photos smooth but spends its colours by
+    area, so the map's small cluster dots came out as look-alike browns and greys: the map shot uses octree."""
     image = image.convertToFormat(QImage.Format.Format_RGB888)
     pixels = Image.frombytes(
         "RGB", (image.width(), image.height()), bytes(image.constBits()), "raw", "RGB", image.bytesPerLine()
     )
-    pixels.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG).save(
-        target, "PNG", optimize=True
-    )
+    method = Image.Quantize.FASTOCTREE if octree else Image.Quantize.MEDIANCUT
+    pixels.quantize(256, method=method, dither=Image.Dither.FLOYDSTEINBERG).save(target, "PNG", optimize=True)
 
 
-def shot(window, target: Path) -> None:
-    save_small_png(window.grab().toImage(), target)
+def shot(window, target: Path, octree: bool = False) -> None:
+    save_small_png(window.grab().toImage(), target, octree)
     print(f"wrote {target} ({window.width()}x{window.height()}, {target.stat().st_size // 1024} KB)")
 
 
@@ -119,7 +118,7 @@ def main() -> int:
         print("the similarity map was not laid out in time", file=sys.stderr)
         return 1
     settle(app, window)
-    shot(window, out / "screenshot-map-1280.png")
+    shot(window, out / "screenshot-map-1280.png", octree=True)
     window.close()
     return 0
 

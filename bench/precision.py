@@ -1,4 +1,6 @@
-"""Automatic inference precision versus float32 on this CPU: speed and clustering quality.
+"""Automatic TensorFlow inference precision versus float32 on this CPU: speed and clustering quality.
+
+(The OpenVINO engine is measured by bench/throughput.py and bench/engine_quality.py.)
 
 For each precision (what "auto" picks here, and float32): model-only images/s
 (FeatureExtractor.run_batch on pre-decoded photos), end-to-end images/s
@@ -54,7 +56,7 @@ def main() -> None:
     )
     if auto == "float32":
         print("note: this machine has no bfloat16/float16 path, so 'auto' is float32 and there is nothing to compare")
-    extractors = {prec: c.extractor(weights, prec, args.batch_size) for prec in precisions}
+    extractors = {prec: c.extractor(weights, prec, args.batch_size, engine="tensorflow") for prec in precisions}
 
     paths = c.image_paths(args.data)
     pixels = c.pre_decode(

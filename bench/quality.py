@@ -102,7 +102,7 @@ def main() -> None:
         print(
             "auto k silhouettes: "
             + "  ".join(f"{k}:{v:.3f}{'*' if v >= best - AUTO_TIE else ''}" for k, v in sorted(auto_scores.items()))
-            + f"   (* = within {AUTO_TIE} of the best: a tie; the largest tied k wins)"
+            + f"   (* = within {AUTO_TIE} of the best; the best k moves up along the plateau of * after it)"
         )
     print()
     c.table(["goal", "value", "verdict"], verdicts)

@@ -33,7 +33,7 @@ def main() -> None:
     with common.fresh_dir("ray-photos") as photos:
         classes = sum(1 for d in args.data.iterdir() if d.is_dir())
         n = common.copy_subset(args.data, photos, max(1, args.photos // classes))
-        fe = common.extractor(weights, batch_size=args.batch_size)
+        fe = common.extractor(weights, batch_size=args.batch_size, engine="tensorflow")  # what the Ray workers run
         with common.fresh_dir("ray-cache") as cache:
             load = common.load()
             _, seconds = common.analyse(photos, fe, cache)

@@ -49,6 +49,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("PHOTOCLUSTER_ENGINE", "tensorflow")  # the stand-in vectors are stored under its model id
 
 import _common as common
 import numpy as np
@@ -265,12 +266,17 @@ class NoModel:
     def __init__(self, weights):
         from engine.features import FeatureExtractor, cpu_has_bf16
 
-        # the precision the window's extractor picks here (no GPU), without importing TensorFlow
-        self._real = FeatureExtractor(weights, "bfloat16" if cpu_has_bf16() else "float32")
+        # the precision the window's TensorFlow extractor picks here (no GPU), without importing TensorFlow;
+        # the window runs TensorFlow too ($PHOTOCLUSTER_ENGINE, set above), so the model ids agree
+        self._real = FeatureExtractor(weights, "bfloat16" if cpu_has_bf16() else "float32", engine="tensorflow")
         self.model_id = self._real.model_id
+        self.label, self.notice = self._real.label, ""
 
     def load(self):
         pass
+
+    def prepare(self):
+        return iter(())
 
     def extract(self, paths, cancel=None):
         if paths:

@@ -30,7 +30,6 @@ class _OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from .cluster import METHODS
     from .export import MODES
-    from .features import PRECISIONS
     from .weights import ENV_VAR
 
     p = _OneLineParser(
@@ -56,21 +55,41 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help=f"VGG16 'no top' weights file (default: ${ENV_VAR}, else Keras' ImageNet download)",
     )
+    p.add_argument(
+        "--pinned",
+        metavar="FILE.csv",
+        help="path,cluster rows (path relative to FOLDER): those photos go to that cluster and steer the rest",
+    )
     p.add_argument("--manifest", metavar="OUT.csv", help="write path,cluster,cluster_name,confidence for every photo")
     p.add_argument("--export", metavar="DEST", help="write the photos into DEST/<cluster name>/")
     p.add_argument("--mode", choices=MODES, default="copy", help="how --export writes files (default: copy)")
     p.add_argument("--dry-run", action="store_true", help="with --export: print the plan and touch nothing")
-    p.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="inference precision (default: auto = bfloat16 on CPUs that have it, float16 on a GPU)",
-    )
+    add_engine_arguments(p)
     p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="images per model call")
     p.add_argument("--seed", type=int, default=0, help="random seed for clustering (default: 0)")
     p.add_argument("--cache-dir", metavar="DIR", help="feature cache folder (default: the user cache folder)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def add_engine_arguments(p: argparse.ArgumentParser) -> None:
+    """``--engine`` and ``--precision``, shared by the commands that run the model."""
+    from .features import ENGINE_ENV_VAR, ENGINES, PRECISIONS
+
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=None,
+        help=f"what runs VGG16 (default: ${ENGINE_ENV_VAR}, else auto = OpenVINO on a CPU, TensorFlow on an "
+        "NVIDIA GPU; OpenVINO falls back to TensorFlow if it fails its self-test)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="inference precision (default: auto = the fastest that passes the self-test with OpenVINO, "
+        "float16 on a GPU; int8 is OpenVINO only, float16 TensorFlow only)",
+    )
 
 
 def _clusters_arg(text: str):
@@ -93,6 +112,8 @@ def _positive_int(text: str) -> int:
 
 
 def main(argv: list[str]) -> int:
+    from .features import choose_engine
+
     args = build_parser().parse_args(argv)
     for stream in (sys.stdout, sys.stderr):  # a file or cluster name that is not valid text never stops a print
         if hasattr(stream, "reconfigure"):
@@ -103,12 +124,29 @@ def main(argv: list[str]) -> int:
         what = "does not exist" if not folder.exists() else "is not a folder"
         print(f"photocluster cluster: {folder} {what}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        choose_engine(args.engine, args.precision)
+    except ValueError as exc:  # --engine / --precision / $PHOTOCLUSTER_ENGINE that do not go together
+        print(f"photocluster cluster: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     problem = _unusable_places(args)
     if problem:
         print(f"photocluster cluster: {problem}", file=sys.stderr)
         return EXIT_FAILED
+    pins = None
+    if args.pinned:
+        from .guided import PinsError, read_pins
+
+        if args.method != "kmeans":
+            print("photocluster cluster: --pinned works with --method kmeans", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            pins = read_pins(Path(args.pinned).expanduser())
+        except PinsError as exc:
+            print(f"photocluster cluster: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     try:
-        return _run(args, folder)
+        return _run(args, folder, pins)
     except KeyboardInterrupt:
         print("\nphotocluster cluster: cancelled; features analysed so far are kept in the cache", file=sys.stderr)
         return EXIT_CANCELLED
@@ -135,7 +173,7 @@ def _unusable_places(args) -> str:
     return ""
 
 
-def _run(args, folder: Path) -> int:
+def _run(args, folder: Path, pins: list[tuple[str, str]] | None = None) -> int:
     from .cache import CacheError
     from .features import FeatureExtractor
     from .pipeline import run
@@ -144,7 +182,9 @@ def _run(args, folder: Path) -> int:
     from .weights import WeightsError, resolve_weights
 
     try:
-        extractor = FeatureExtractor(resolve_weights(args.weights), args.precision, args.batch_size)
+        extractor = FeatureExtractor(
+            resolve_weights(args.weights), args.precision, args.batch_size, engine=args.engine, cache_dir=args.cache_dir
+        )
         exclude = (Path(args.export).expanduser(),) if args.export else ()
         bar = _ProgressBar(enabled=not args.quiet)
         steps = analyse_progressively(
@@ -157,11 +197,27 @@ def _run(args, folder: Path) -> int:
         return EXIT_FAILED
     analysis, clustering = result.analysis, result.clustering
     for warning in analysis.warnings:
-        print(f"photocluster cluster: warning: {warning}", file=sys.stderr)
+        if warning != extractor.notice:  # already logged when it happened
+            print(f"photocluster cluster: warning: {warning}", file=sys.stderr)
 
     t0 = time.perf_counter()
     session = Session(analysis.root, analysis.images)
     session.set_analysis(analysis.images, analysis.features)
+    if pins:
+        from .guided import cluster_guided, session_pins, unknown_paths
+
+        unknown = unknown_paths(pins, analysis.images)
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            print(
+                f"photocluster cluster: {args.pinned}: {len(unknown)} pinned paths are not photos analysed in "
+                f"{analysis.root} (missing, skipped or not relative to FOLDER): {shown}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        for name in dict.fromkeys(name for _, name in pins):
+            session.new_cluster([rel for rel, n in pins if n == name], name)
+        clustering = cluster_guided(analysis.features, session_pins(session), args.clusters, args.seed)
     session.apply_clustering(clustering, {"clusters": args.clusters, "method": args.method})
     cluster_seconds = result.cluster_seconds + time.perf_counter() - t0
 
@@ -239,7 +295,8 @@ def _summary(analysis, clustering, session, extractor, cluster_seconds: float) -
         f"Clustered {n} photos into {clustering.k} clusters ({clustering.method}) "
         f"in {analysis.seconds + cluster_seconds:.1f} s",
         f"  features: {analysis.extracted} analysed, {analysis.cached} from cache, "
-        f"{rate:.1f} images/s, {extractor.precision} on {extractor.device}",
+        + (f"{analysis.copies} identical copies, " if analysis.copies else "")
+        + f"{rate:.1f} images/s, {extractor.label} on {extractor.device}",
     ]
     counts = session.counts()
     for cid in session.cluster_ids():
@@ -259,10 +316,15 @@ class _ProgressBar:
         self.stage = None
 
     def update(self, progress) -> None:
+        from .features import PREPARING
         from .progressive import Step
 
         groups = progress.groups if isinstance(progress, Step) else None
         progress = progress.progress if isinstance(progress, Step) else progress
+        if self.enabled and progress.message == PREPARING:
+            self.close()
+            self.stage = None
+            print(PREPARING, file=sys.stderr)
         if not self.enabled or progress.total == 0:
             return
         from tqdm import tqdm
@@ -270,9 +332,8 @@ class _ProgressBar:
         if progress.stage != self.stage:
             self.close()
             self.stage = progress.stage
-            self.bar = tqdm(
-                total=progress.total, desc=progress.stage, unit=self.unit, file=sys.stderr, dynamic_ncols=True
-            )
+            desc = f"{progress.stage} ({progress.engine})" if progress.engine else progress.stage
+            self.bar = tqdm(total=progress.total, desc=desc, unit=self.unit, file=sys.stderr, dynamic_ncols=True)
         self.bar.n = progress.done
         if groups is not None:
             self.bar.set_postfix_str(f"groups so far: {groups.k}", refresh=False)

@@ -10,6 +10,7 @@ own cluster than to the next one) and each cluster a representative image.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -29,7 +30,12 @@ AGGLOMERATIVE_SAMPLE = 6_000
 HDBSCAN_SAMPLE = 15_000
 AUTO_SAMPLE = 3_000
 AUTO_K_RANGE = (2, 15)
-AUTO_TIE = 0.01  # silhouettes closer than this are ties (sampling noise); ties go to the larger k
+AUTO_TIE = 0.03  # silhouettes closer than this are ties (sampling noise); ties go to the larger k
+AUTO_PER_CLUSTER = 8  # candidates stop at n / 8 clusters: small folders get groups, not crumbs
+CLEAR_SILHOUETTE = 0.25  # below it there is "no substantial structure" (Kaufman & Rousseeuw)
+MODERATE_K = (3, 12)  # with no clear k: about PHOTOS_PER_GROUP photos a cluster, within these bounds
+PHOTOS_PER_GROUP = 6
+MIN_CLUSTER = 3  # automatic k never leaves a cluster smaller than this
 PCA_DIMS = 64
 PCA_FIT_ROWS = 20_000  # PCA is fitted on at most this many photos (a seeded sample), applied to all
 PREPARE_CHUNK = 8192
@@ -47,6 +53,8 @@ class Clustering:
     k: int
     method: str
     k_scores: dict[int, float] = field(default_factory=dict)  # automatic k: score per candidate
+    k_clear: bool = True  # False when the scores showed no clear k and a moderate one was picked
+    fixed: dict[int, int] = field(default_factory=dict)  # label -> cluster id the person gave it (pins)
 
 
 def prepare(features: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -57,8 +65,13 @@ def prepare(features: np.ndarray, seed: int = 0) -> np.ndarray:
     towards its nearest neighbours (alpha query expansion, two rounds): photos
     pulled towards their neighbours form tighter, better separated groups.
     """
-    n = len(features)
-    expanded = lambda rows: _l2(descriptor.expand(features[rows]))
+    return embed(features, seed, descriptor.expand)
+
+
+def embed(raw: np.ndarray, seed: int = 0, expand: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """Rows of ``raw`` (``expand``-ed, else already side-by-side blocks) -> L2, centred, PCA-reduced, smoothed."""
+    n = len(raw)
+    expanded = lambda rows: _l2(expand(raw[rows]) if expand is not None else raw[rows])
     # The centre and the PCA come from the same sample (all photos up to PCA_FIT_ROWS); the rest is
     # projected in chunks: the expanded n x 1536 matrix and its centred copy were 1.2 GB at 100,000
     # photos (bench/scale.py), and one pass over them is 2.5 s there.
@@ -151,8 +164,10 @@ def _cluster(features: np.ndarray, k: int | str, method: str, seed: int) -> Clus
         return Clustering(np.zeros(0, int), np.zeros(0, np.float32), {}, 0, method)
     x = prepare(features, seed)
     scores: dict[int, float] = {}
-    if k == "auto":
-        k, scores = choose_k(x, seed)
+    clear = True
+    auto = k == "auto"
+    if auto:
+        k, scores, clear = choose_k(x, seed)
     k = int(k)
     if k < 1:
         raise ValueError("the number of clusters must be at least 1")
@@ -163,30 +178,71 @@ def _cluster(features: np.ndarray, k: int | str, method: str, seed: int) -> Clus
         labels, centroids = _agglomerative(x, k, seed)
     else:
         labels, centroids = _hdbscan(x, k, seed)
+    if auto and method != "hdbscan":
+        labels, centroids = merge_small(x, labels, centroids)
     confidence = _confidence(x, labels, centroids)
     reps = _representatives(x, labels, centroids)
     found = len(set(labels.tolist()) - {UNSORTED})
-    return Clustering(labels, confidence, reps, found, method, scores)
+    return Clustering(labels, confidence, reps, found, method, scores, clear)
 
 
-def choose_k(x: np.ndarray, seed: int = 0) -> tuple[int, dict[int, float]]:
-    """Pick k by the silhouette of k-means on a sample; returns k and the score of every candidate.
+def choose_k(x: np.ndarray, seed: int = 0) -> tuple[int, dict[int, float], bool]:
+    """Pick k by the silhouette of k-means on a sample: (k, the score of every candidate, whether k is clear).
 
-    Scores within ``AUTO_TIE`` of the best count as ties and the largest tied k
-    wins: merging two clusters is one drag in the window, splitting one is more work.
+    Candidates run from 2 to n / ``AUTO_PER_CLUSTER`` (at most 15). When even
+    the best silhouette is under ``CLEAR_SILHOUETTE`` the photos have no clear
+    grouping (food101_10: every k within 0.02, all under 0.19); then the curve
+    says nothing and a moderate k (``moderate_k``) is picked and flagged as such.
+    Otherwise the best k wins, moved up along the plateau that follows it while
+    the scores stay within ``AUTO_TIE`` of the best (merging two clusters is one
+    drag in the window, splitting one is more work) and no cluster falls under
+    ``MIN_CLUSTER`` photos. Measured in bench/auto_k.py.
     """
     n = len(x)
-    if n < 3:
-        return 1, {}
+    if n < 2 * MIN_CLUSTER:
+        return 1, {}, True
     sample = x[_sample(n, AUTO_SAMPLE, seed)]
     lo, hi = AUTO_K_RANGE
-    scores = {}
-    for k in range(lo, min(hi, len(sample) - 1) + 1):
+    hi = max(lo, min(hi, n // AUTO_PER_CLUSTER, len(sample) - 1))
+    scores, smallest = {}, {}
+    for k in range(lo, hi + 1):
         labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(sample)
         scores[k] = float(silhouette_score(sample, labels, metric="euclidean", random_state=seed))
+        smallest[k] = int(np.bincount(labels).min())
     top = max(scores.values())
-    best = max(k for k, score in scores.items() if score >= top - AUTO_TIE)
-    return best, scores
+    if top < CLEAR_SILHOUETTE:
+        return moderate_k(n), scores, False
+    best = max(scores, key=scores.__getitem__)
+    while best + 1 in scores and scores[best + 1] >= top - AUTO_TIE and smallest[best + 1] >= MIN_CLUSTER:
+        best += 1  # along the plateau only: a second bump far off is not a tie
+    return best, scores, True
+
+
+def moderate_k(n: int) -> int:
+    """The k used when the data show none: small folders about 6 photos a group, large ones ``MODERATE_K[1]``.
+
+    Measured on balanced subsets of food101_10 (bench/auto_k.py): at 60 photos
+    of 10 dishes, k = 8 lost 0.07-0.1 NMI against k = 10; above 200 photos
+    every k from 10 to 15 is as good as another.
+    """
+    lo, hi = MODERATE_K
+    return int(max(1, min(np.clip(n // PHOTOS_PER_GROUP, lo, hi), n // MIN_CLUSTER)))
+
+
+def merge_small(x: np.ndarray, labels: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Photos of clusters under ``MIN_CLUSTER`` join their nearest larger cluster; labels stay 0..k-1."""
+    labels = labels.copy()
+    sizes = np.bincount(labels[labels >= 0], minlength=len(centroids))
+    keep = np.flatnonzero(sizes >= MIN_CLUSTER)
+    if len(keep) == 0 or len(keep) == len(centroids):
+        return labels, centroids
+    small = np.isin(labels, np.flatnonzero(sizes < MIN_CLUSTER))
+    labels[small] = keep[_nearest(x[small], centroids[keep])]
+    remap = np.full(len(centroids), UNSORTED, dtype=int)
+    remap[keep] = np.arange(len(keep))
+    labels = np.where(labels >= 0, remap[np.maximum(labels, 0)], UNSORTED)
+    centroids = np.stack([x[labels == c].mean(axis=0) for c in range(len(keep))]).astype(np.float32)
+    return labels, centroids
 
 
 def _kmeans(x, k, seed):

@@ -12,7 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .cli import EXIT_CANCELLED, EXIT_FAILED, EXIT_USAGE, _positive_int, _ProgressBar
+from .cli import EXIT_CANCELLED, EXIT_FAILED, EXIT_USAGE, _positive_int, _ProgressBar, add_engine_arguments
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -21,7 +21,6 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .features import PRECISIONS
     from .weights import ENV_VAR
 
     p = _OneLineParser(
@@ -70,12 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"VGG16 'no top' weights file, at this path on every node (default: ${ENV_VAR}, else "
         "Keras' ImageNet download)",
     )
-    p.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="inference precision (default: auto, decided on this machine, float16 with GPUs)",
-    )
+    add_engine_arguments(p)
     p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="images per model call")
     p.add_argument("--cache-dir", metavar="DIR", help="feature cache folder (default: the user cache folder)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -83,12 +77,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
+    from .features import choose_engine
+
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="photocluster: %(message)s")
     folder = Path(args.folder).expanduser()
     if not folder.is_dir():
         what = "does not exist" if not folder.exists() else "is not a folder"
         print(f"photocluster extract: {folder} {what}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.ray is None:
+            choose_engine(args.engine, args.precision)
+    except ValueError as exc:
+        print(f"photocluster extract: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
         return _run(args, folder)
@@ -117,6 +119,13 @@ def _run(args, folder: Path) -> int:
             except ConnectionError as exc:
                 print(f"photocluster extract: cannot reach the Ray cluster at {args.ray}: {exc}", file=sys.stderr)
                 return EXIT_FAILED
+            if args.engine == "openvino" or args.precision == "int8":
+                print(
+                    "photocluster extract: the Ray workers run TensorFlow; --engine openvino and --precision int8 "
+                    "are for extraction on this machine",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
             result = run(
                 ray_extract.extract(
                     folder,
@@ -159,7 +168,7 @@ def _local(args, folder: Path, weights, bar):
     from .pipeline import analyse, run
     from .ray_extract import ExtractReport
 
-    extractor = FeatureExtractor(weights, args.precision, args.batch_size)
+    extractor = FeatureExtractor(weights, args.precision, args.batch_size, engine=args.engine, cache_dir=args.cache_dir)
     analysis = run(analyse(folder, extractor, args.cache_dir, threading.Event()), bar.update)
     return ExtractReport(
         analysis.root,

@@ -32,9 +32,11 @@ class Analysis:
     skipped: list[Skipped] = field(default_factory=list)
     extracted: int = 0  # images that went through the model in this run
     cached: int = 0  # images whose features came from the cache
+    copies: int = 0  # images whose content is identical to one that went through the model in this run
     seconds: float = 0.0
     model_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    engine: str = ""  # engine and precision that computed the features ("OpenVINO INT8")
 
 
 @dataclass
@@ -79,7 +81,8 @@ def analyse(
     root = scan.root
     total = len(scan.images)
     yield Progress("scan", total, total, message=f"Found {total} photos")
-    extractor.load()  # fails early, with the weights message, before any work is done
+    for notice in extractor.prepare():  # fails early, with the weights message, before any work is done
+        yield Progress("model", 0, 0, message=notice)
     skipped = list(scan.skipped)
     with FeatureCache(extractor.model_id, cache_dir) as cache:
         abs_paths = [str(root / rel) for rel in scan.images]
@@ -89,25 +92,48 @@ def analyse(
         features = np.zeros((len(keys), descriptor.SIZE), np.float32)
         have = cache.fill([k.fingerprint for k in keys], features)
         cached = int(have.sum())
-        todo = [k for k, found in zip(keys, have) if not found]
+        # Identical content (same fingerprint) goes through the model once; its vector fills every copy.
+        rows_of: dict[str, list[int]] = {}
+        for i, (k, found) in enumerate(zip(keys, have)):
+            if not found:
+                rows_of.setdefault(k.fingerprint, []).append(i)
+        todo = [keys[rows[0]] for rows in rows_of.values()]
         if spread:
             todo = [todo[i] for i in spread_order(len(todo))]
         if live is not None:
             live.paths, live.features, live.have = [_rel(root, k.path) for k in keys], features, have
-        row_of = {k.path: i for i, k in enumerate(keys)}
+        copies = sum(len(rows) - 1 for rows in rows_of.values())
+        fp_of = {k.path: k.fingerprint for k in todo}
         done, model_seconds, t0 = 0, 0.0, time.perf_counter()
-        yield Progress("features", 0, len(todo), message=f"{cached} cached, {len(todo)} to analyse")
+        message = f"{cached} cached, {len(todo)} to analyse" + (f", {copies} identical copies" if copies else "")
+        yield Progress("features", 0, len(todo), message=message, engine=extractor.label)
+        shared, rewritten = 0, []
         for batch in extractor.extract([k.path for k in todo], cancel):
-            rows = [row_of[p] for p in batch.paths]
-            features[rows] = as_stored(batch.vectors)
-            have[rows] = True
+            firsts = [rows_of[fp_of[p]][0] for p in batch.paths]
+            features[firsts] = as_stored(batch.vectors)
+            have[firsts] = True
             # A file rewritten while it was being read is used as it is now, but not cached
             # under the fingerprint of what it was before.
-            cache.put_many([(keys[r].fingerprint, features[r]) for r in rows if keys[r].unchanged()])
-            skipped += [Skipped(_rel(root, p), why) for p, why in batch.failed]
+            cache.put_many([(keys[r].fingerprint, features[r]) for r in firsts if keys[r].unchanged()])
+            for first in firsts:
+                for r in rows_of[keys[first].fingerprint][1:]:
+                    if keys[r].unchanged():
+                        features[r], have[r] = features[first], True
+                        shared += 1
+                    else:  # rewritten since it was fingerprinted: not a copy any more, read it on its own
+                        rewritten.append(r)
+            skipped += [
+                Skipped(_rel(root, k.path), why) for p, why in batch.failed for k in _copies(p, fp_of, rows_of, keys)
+            ]
             done += len(batch.paths) + len(batch.failed)
             model_seconds += batch.model_seconds
-            yield Progress.timed("features", done, len(todo), t0)
+            yield Progress.timed("features", done, len(todo), t0, engine=extractor.label)
+        row_of = {keys[r].path: r for r in rewritten}
+        for batch in extractor.extract(list(row_of), cancel):
+            rows = [row_of[p] for p in batch.paths]
+            features[rows], have[rows] = as_stored(batch.vectors), True
+            skipped += [Skipped(_rel(root, p), why) for p, why in batch.failed]
+            model_seconds += batch.model_seconds
         analysed = np.flatnonzero(have)
         if len(analysed) < len(keys):  # some could not be decoded: drop their empty rows
             features = features[analysed]
@@ -116,12 +142,19 @@ def analyse(
             images=[_rel(root, keys[i].path) for i in analysed],
             features=features,
             skipped=sorted(skipped, key=lambda s: s.path),
-            extracted=len(analysed) - cached,
+            extracted=len(analysed) - cached - shared,
             cached=cached,
+            copies=shared,
             seconds=time.perf_counter() - started,
             model_seconds=model_seconds,
-            warnings=list(cache.warnings),
+            warnings=[*([extractor.notice] if extractor.notice else []), *cache.warnings],
+            engine=extractor.label,
         )
+
+
+def _copies(path: str, fp_of: dict, rows_of: dict, keys: list) -> list:
+    """The keys of every photo with the content of ``path`` (itself first)."""
+    return [keys[r] for r in rows_of[fp_of[path]]]
 
 
 def run(generator: Generator[Any, Any, Any], on_progress: Callable[[Any], None] | None = None):

@@ -14,11 +14,12 @@ class Progress:
     rate: float = 0.0  # items per second in this stage
     eta: float | None = None  # seconds left, when known
     message: str = ""
+    engine: str = ""  # the model's engine and precision while photos are analysed ("OpenVINO INT8")
 
     @classmethod
-    def timed(cls, stage: str, done: int, total: int, started: float, message: str = "") -> Progress:
+    def timed(cls, stage: str, done: int, total: int, started: float, message: str = "", engine: str = "") -> Progress:
         """Progress with rate and time left worked out from when the stage ``started`` (perf_counter)."""
         elapsed = time.perf_counter() - started
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (total - done) / rate if rate > 0 else None
-        return cls(stage, done, total, rate, eta, message)
+        return cls(stage, done, total, rate, eta, message, engine)

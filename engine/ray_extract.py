@@ -100,7 +100,9 @@ def extract(
     root = scan.root
     total = len(scan.images)
     yield Progress("scan", total, total, message=f"Found {total} photos")
-    extractor = FeatureExtractor(weights, resolve_precision(precision, gpus_per_worker), batch_size)
+    extractor = FeatureExtractor(
+        weights, resolve_precision(precision, gpus_per_worker), batch_size, engine="tensorflow"
+    )
     skipped = list(scan.skipped)
     with FeatureCache(extractor.model_id, cache_dir) as cache:
         keys, unreadable = cache.keys_for([str(root / rel) for rel in scan.images])
@@ -185,7 +187,7 @@ class _Describe:
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
-        self.extractor = FeatureExtractor(weights, precision, batch_size)
+        self.extractor = FeatureExtractor(weights, precision, batch_size, engine="tensorflow")
         self.extractor.load()
 
     def __call__(self, batch: dict) -> dict:

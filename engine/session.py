@@ -59,22 +59,6 @@ class Change:
             self.text, flip(self.labels), flip(self.names), flip(self.pinned), back, self.images, flip(self.settings)
         )
 
-    def then(self, other: Change) -> Change:
-        """This edit followed by ``other`` (no renames in either), as one edit."""
-
-        def both(a: dict, b: dict) -> dict:
-            out = {k: (a[k][0] if k in a else b[k][0], b[k][1] if k in b else a[k][1]) for k in a.keys() | b.keys()}
-            return {k: v for k, v in out.items() if v[0] != v[1]}
-
-        return Change(
-            self.text,
-            both(self.labels, other.labels),
-            both(self.names, other.names),
-            both(self.pinned, other.pinned),
-            images=self.images or other.images,
-            settings=both(self.settings, other.settings),
-        )
-
     def renamed(self, paths: dict[str, str]) -> Change:
         """The same edit of photos that now have other paths (``paths``: old -> new)."""
         return Change(
@@ -98,6 +82,8 @@ class Session:
         self.labels: dict[str, int] = {p: UNSORTED for p in self.images}
         self.names: dict[int, str] = {}
         self.pinned: set[str] = set()
+        # the last automatic choice of k: (score per k, k, clear); shown in the window, not saved
+        self.k_choice: tuple[dict[int, float], int, bool] = ({}, 0, True)
         self.confidence: dict[str, float] = {}
         self.representatives: dict[int, str] = {}
         self.settings: dict = {"clusters": "auto", "method": "kmeans"}
@@ -165,6 +151,14 @@ class Session:
         self.pinned = {p for p in old_pinned if p in self.labels}
         self._emit(Change("Update the photos", images=True))
 
+    def set_features(self, features: np.ndarray) -> None:
+        """The features of the photos as they are (read back from the cache): the sorting and the photo list do
+        not change, so views keep their rows, selection and scroll place; the listeners still hear of it."""
+        if len(features) != len(self.images):
+            raise ValueError("features must have one row per photo")
+        self.features = features
+        self._emit(Change("Features from the cache"))
+
     def relocate(self, paths: dict[str, str]) -> Change:
         """Photos were moved on disk (``paths``: old -> new, relative to ``root``): they keep clusters and pins."""
         paths = {old: new for old, new in paths.items() if old in self.labels and old != new}
@@ -174,62 +168,71 @@ class Session:
         """Take a fresh clustering of ``self.images``; pinned photos stay put, ids and names carry over."""
         if len(clustering.labels) != len(self.images):
             raise ValueError("clustering does not match the session's images")
-        free = [i for i, p in enumerate(self.images) if p not in self.pinned]
+        images, n = self.images, len(self.images)
+        # numpy over the photos, not Python: at 100,000 photos this runs on the window's thread
+        old = np.fromiter((self.labels[p] for p in images), np.int64, n)
+        free = np.flatnonzero(np.fromiter((p not in self.pinned for p in images), bool, n))
+        new = np.asarray(clustering.labels, dtype=np.int64)[free]
         new_ids = _match_ids(
-            [self.labels[self.images[i]] for i in free], [int(clustering.labels[i]) for i in free], self.names
+            old[free], new, self.names, {label: cid for label, cid in clustering.fixed.items() if cid in self.names}
         )
+        final = old.copy()
+        final[free] = _lookup(new_ids, new, UNSORTED)
         change = Change("Re-cluster")
-        for i in free:
-            path = self.images[i]
-            after = new_ids.get(int(clustering.labels[i]), UNSORTED)
-            if self.labels[path] != after:
-                change.labels[path] = (self.labels[path], after)
         kept = {self.labels[p] for p in self.pinned} | set(new_ids.values())
         next_name = _NameSource(self.names)
-        for old in list(self.names):
-            if old not in kept:
-                change.names[old] = (self.names[old], None)
+        for cid in list(self.names):
+            if cid not in kept:
+                change.names[cid] = (self.names[cid], None)
         for cid in sorted(set(new_ids.values()) - {UNSORTED}):
             if cid not in self.names:
                 change.names[cid] = (None, next_name())
-        self.confidence = {p: float(c) for p, c in zip(self.images, clustering.confidence)}
-        self.representatives = {
-            new_ids[c]: self.images[i] for c, i in clustering.representatives.items() if c in new_ids
-        }
+        self.confidence = dict(zip(images, np.asarray(clustering.confidence, dtype=np.float64).tolist()))
+        self.k_choice = (dict(clustering.k_scores), clustering.k, clustering.k_clear)
+        self.representatives = {new_ids[c]: images[i] for c, i in clustering.representatives.items() if c in new_ids}
         for key, value in (settings or {}).items():  # part of the edit: an undo brings the old method back
             if self.settings.get(key) != value:
                 change.settings[key] = (self.settings.get(key), value)
+        ids = self._renumber(change)
+        if ids:
+            final = _lookup(ids, final)
+        moved = np.flatnonzero(final != old)
+        change.labels = {
+            images[i]: (was, goes) for i, was, goes in zip(moved.tolist(), old[moved].tolist(), final[moved].tolist())
+        }
         self._apply(change)
-        renumber = self._renumbering()
-        self._apply(renumber)
-        self.representatives = {renumber.ids.get(c, c): p for c, p in self.representatives.items()}
-        return self._emit(change.then(renumber))
+        self.representatives = {ids.get(c, c): p for c, p in self.representatives.items()}
+        return self._emit(change)
 
-    def _renumbering(self) -> _Renumbering:
-        """Ids 0..N-1 in list order and default names "Cluster 1".."Cluster N" to match (names the person
-        gave are kept): after a regroup the list reads 1..N with no gaps, and key n is "Cluster n"."""
-        ids = sorted(self.names)
-        compact = {cid: i for i, cid in enumerate(ids)}
-        change = _Renumbering("Renumber clusters", ids={c: i for c, i in compact.items() if c != i})
-        for p in self.images:
-            c = self.labels[p]
-            if c in change.ids:
-                change.labels[p] = (c, change.ids[c])
-        given = {cid: n for cid, n in self.names.items() if not DEFAULT_NAME.fullmatch(n)}
+    def _renumber(self, change: Change) -> dict[int, int]:
+        """Fold into a regroup's ``change`` the names for ids 0..N-1 in list order: default names "Cluster 1"..
+        "Cluster N" to match (names the person gave are kept), so the list reads 1..N with no gaps and key n is
+        "Cluster n". Returns the id mapping (old -> new) the photos' labels are to follow."""
+        names = dict(self.names)  # the names as they will be after ``change``
+        for cid, (_, after) in change.names.items():
+            if after is None:
+                names.pop(cid, None)
+            else:
+                names[cid] = after
+        ids = sorted(names)
+        moved = {cid: i for i, cid in enumerate(ids) if cid != i}
+        given = {moved.get(cid, cid): n for cid, n in names.items() if not DEFAULT_NAME.fullmatch(n)}
         taken = {n.casefold() for n in given.values()}
         wanted: dict[int, str] = {}
-        for cid in ids:
-            name = given.get(cid)
+        for i in range(len(ids)):
+            name = given.get(i)
             if name is None:
-                name, n = f"Cluster {compact[cid] + 1}", 2
+                name, n = f"Cluster {i + 1}", 2
                 while name.casefold() in taken:
-                    name, n = f"Cluster {compact[cid] + 1} ({n})", n + 1
+                    name, n = f"Cluster {i + 1} ({n})", n + 1
                 taken.add(name.casefold())
-            wanted[compact[cid]] = name
-        for cid in self.names.keys() | wanted.keys():
-            if self.names.get(cid) != wanted.get(cid):
-                change.names[cid] = (self.names.get(cid), wanted.get(cid))
-        return change
+            wanted[i] = name
+        change.names = {
+            cid: (self.names.get(cid), wanted.get(cid))
+            for cid in self.names.keys() | wanted.keys()
+            if self.names.get(cid) != wanted.get(cid)
+        }
+        return moved
 
     # ---- edits (each returns the Change it made) -----------------------------
     def move(self, paths: Iterable[str], cluster: int) -> Change:
@@ -533,11 +536,6 @@ def atomic_write_text(path: Path, text: str, errors: str = "strict") -> None:
 DEFAULT_NAME = re.compile(r"Cluster \d+( \(\d+\))?")  # a name PhotoCluster gave, not the person
 
 
-@dataclass
-class _Renumbering(Change):
-    ids: dict[int, int] = field(default_factory=dict)  # old id -> new id, for what is not part of a Change
-
-
 class _NameSource:
     """Default names "Cluster 1", "Cluster 2", ... skipping names in use."""
 
@@ -554,27 +552,38 @@ class _NameSource:
                 return name
 
 
-def _match_ids(old: list[int], new: list[int], names: dict[int, str]) -> dict[int, int]:
-    """Map each new cluster label to an id: the old cluster it overlaps most, else a fresh id."""
+def _match_ids(
+    old: np.ndarray, new: np.ndarray, names: dict[int, str], fixed: dict[int, int] | None = None
+) -> dict[int, int]:
+    """Map each new cluster label to an id: ``fixed`` ones as given (pinned groups), others the old
+    cluster they overlap most, else a fresh id."""
     from scipy.optimize import linear_sum_assignment
 
-    new_labels = sorted(set(new) - {UNSORTED})
-    old_labels = sorted(set(old) - {UNSORTED})
-    mapping: dict[int, int] = {UNSORTED: UNSORTED}
+    fixed = fixed or {}
+    old, new = np.asarray(old, dtype=np.int64), np.asarray(new, dtype=np.int64)
+    new_labels = sorted(set(np.unique(new).tolist()) - {UNSORTED} - set(fixed))
+    old_labels = sorted(set(np.unique(old).tolist()) - {UNSORTED} - set(fixed.values()))
+    mapping: dict[int, int] = {UNSORTED: UNSORTED, **fixed}
     if old_labels and new_labels:
+        both = np.isin(new, new_labels) & np.isin(old, old_labels)
         overlap = np.zeros((len(new_labels), len(old_labels)))
-        ni = {c: i for i, c in enumerate(new_labels)}
-        oi = {c: i for i, c in enumerate(old_labels)}
-        for o, n in zip(old, new):
-            if o != UNSORTED and n != UNSORTED:
-                overlap[ni[n], oi[o]] += 1
+        np.add.at(overlap, (np.searchsorted(new_labels, new[both]), np.searchsorted(old_labels, old[both])), 1)
         rows, cols = linear_sum_assignment(-overlap)
         for r, c in zip(rows, cols):
             if overlap[r, c] > 0:
                 mapping[new_labels[r]] = old_labels[c]
-    next_id = max(list(names) + old_labels, default=-1) + 1
+    next_id = max(list(names) + old_labels + list(fixed.values()), default=-1) + 1
     for n in new_labels:
         if n not in mapping:
             mapping[n] = next_id
             next_id += 1
     return mapping
+
+
+def _lookup(mapping: dict[int, int], labels: np.ndarray, missing: int | None = None) -> np.ndarray:
+    """``mapping`` applied to every label (labels it lacks become ``missing``, or stay as they are)."""
+    if len(labels) == 0:
+        return np.asarray(labels, dtype=np.int64)
+    values, inverse = np.unique(labels, return_inverse=True)
+    mapped = [mapping.get(v, v if missing is None else missing) for v in values.tolist()]
+    return np.asarray(mapped, dtype=np.int64)[inverse.reshape(-1)]

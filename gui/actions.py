@@ -115,6 +115,15 @@ ACTIONS: tuple[Spec, ...] = (
         lambda s: s.real_cluster,
     ),
     Spec(
+        "regroup_rest",
+        "Re&group the Rest",
+        "regroup_rest",
+        "Ctrl+G",
+        None,
+        "Group the other photos again, steered by the ones you placed by hand",
+        lambda s: s.writable and s.has_pins and not s.analysing,
+    ),
+    Spec(
         "reset_pins",
         "Reset &Manual Moves",
         "reset_manual_moves",

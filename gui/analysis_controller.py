@@ -15,6 +15,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.cancel import Cancelled
+from engine.guided import session_pins
 from engine.live_sorting import LiveSorting
 from engine.progressive import FIRST_FIT
 from engine.session import Session
@@ -150,6 +151,8 @@ class AnalysisController(QObject):
         )
         if analysis.cached:
             text += f" ({analysis.extracted:,} analysed, {analysis.cached:,} remembered from before)"
+        if analysis.engine and analysis.extracted:
+            text += f" with {analysis.engine}"
         self.status.emit(text + ".")
         problems = list(analysis.warnings)
         if self.document.skipped:
@@ -197,7 +200,7 @@ class AnalysisController(QObject):
             return
         found = features is not None and session.features is None and session.images == images
         if found:
-            session.set_analysis(images, features)
+            session.set_features(features)
             if not session.names:  # analysed before but never sorted (or the sorting was lost): group now
                 self.recluster()
         self.cachedLoaded.emit(found)
@@ -235,6 +238,7 @@ class AnalysisController(QObject):
             cluster_job,
             features,
             self.wanted_settings(),
+            session_pins(session),
             done=lambda result: self._recluster_done(result, session),
             failed=self._recluster_failed,
             finished=self._recluster_finished,
@@ -246,9 +250,10 @@ class AnalysisController(QObject):
         if session is not self.document.session or result.features is not session.features:
             return
         self.editor.apply_clustering(result.clustering, result.settings)
+        steered = f" {len(session.pinned)} photos placed by hand steered the rest." if result.clustering.fixed else ""
         self.status.emit(
             f"Regrouped into {result.clustering.k} clusters ({_method_label(result.settings['method'])}, "
-            f"{'automatic' if result.settings['clusters'] == 'auto' else 'chosen'} number). "
+            f"{'automatic' if result.settings['clusters'] == 'auto' else 'chosen'} number).{steered} "
             "Ctrl+Z goes back."
         )
 

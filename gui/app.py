@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
+
+from engine.features import ENGINE_ENV_VAR, ENGINES
 
 from . import theme
 from .diagnostics import ErrorReporter, setup_logging
@@ -21,6 +24,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--weights",
         metavar="PATH",
         help="VGG16 'no top' weights file (default: $PHOTOCLUSTER_WEIGHTS, else Keras' download)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help=f"what runs VGG16 (default: ${ENGINE_ENV_VAR}, else auto = OpenVINO on a CPU, TensorFlow on a GPU)",
     )
     return parser.parse_args(argv)
 
@@ -40,6 +48,8 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 
 def run(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.engine:  # the analysis runs in a child process, which reads it from the environment
+        os.environ[ENGINE_ENV_VAR] = args.engine
     log_path = setup_logging()
     app = create_application()
     ErrorReporter(log_path).install()

@@ -23,7 +23,8 @@ GUIDE = Path(__file__).resolve().parents[1] / "docs" / "gui.md"
 
 # keys that are not actions of the menus, with what they do
 OTHER_KEYS = (
-    ("1 – 9", "Send the selected photos to the cluster with that number in the side list"),
+    ("1 – 9", "Send the selected photos to the cluster showing that key in the side list"),
+    ("0", "Send the selected photos to Unsorted"),
     ("Enter / Space / double-click", "Preview the photo"),
     ("Left / Right, Home / End", "In the preview: the previous or next photo, the first or last"),
     ("Drag photos onto a cluster", "Move them there (and pin them)"),
@@ -62,6 +63,8 @@ def shortcut_rows(actions: list[QAction]) -> list[tuple[str, str]]:
     for action in actions:
         keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts() if not k.isEmpty()]
         text = action.text().replace("&&", "\0").replace("&", "").replace("\0", "&").rstrip("…").strip()
+        if text.startswith(("Undo", "Redo")):  # the undo stack names the next edit; the sheet names the key's job
+            text = f"{text[:4]} the last edit" if text[:4] == "Undo" else "Redo the edit undone last"
         if keys and (text, tuple(keys)) not in seen:
             seen.add((text, tuple(keys)))
             rows.append((" or ".join(keys), text))
@@ -94,6 +97,7 @@ class HelpWindow(QDialog):
         self.browser = QTextBrowser()
         self.browser.setOpenExternalLinks(True)
         if markdown:
+            self.browser.setSearchPaths([str(GUIDE.parent)])  # the guide's screenshots are beside it
             self.browser.setMarkdown(markdown)
         else:
             self.browser.setHtml(html)

@@ -27,7 +27,8 @@ import numpy as np
 
 from engine.cache import default_cache_dir
 from engine.cluster import Clustering, cluster_features
-from engine.features import Cancelled
+from engine.features import ENGINE_ENV_VAR, Cancelled
+from engine.guided import cluster_guided
 from engine.pipeline import Analysis, Progress
 from engine.progressive import Groups, Step
 from engine.weights import WeightsSource
@@ -60,8 +61,12 @@ class ClusterResult:
     features: np.ndarray  # the features it was computed from, to detect a stale result
 
 
-def cluster(features: np.ndarray, settings: dict) -> Clustering:
-    return cluster_features(features, k=settings.get("clusters", "auto"), method=settings.get("method", "kmeans"))
+def cluster(features: np.ndarray, settings: dict, pins: dict[int, int] | None = None) -> Clustering:
+    """The clustering for ``settings``; with k-means, photos placed by hand (``pins``: row -> id) steer the rest."""
+    k, method = settings.get("clusters", "auto"), settings.get("method", "kmeans")
+    if pins and method == "kmeans":
+        return cluster_guided(features, pins, k)
+    return cluster_features(features, k=k, method=method)
 
 
 class EngineProcess:
@@ -130,7 +135,8 @@ def analysis_job(root: Path, weights: WeightsSource, settings: dict, first_fit: 
     """Yields ``Progress``, and from the first clusters on ``LiveGroups`` (each whole in itself, so the
     worker may drop any of them when they come faster than the window takes them)."""
     yield Progress("model", 0, 0, message="Starting the analysis")
-    args = (Path(root), weights, dict(settings), default_cache_dir(), first_fit)  # the child's env may be older
+    engine = os.environ.get(ENGINE_ENV_VAR) or "auto"
+    args = (Path(root), weights, dict(settings), default_cache_dir(), first_fit, engine)  # the child's env may be older
     steps = ENGINE.run(_analyse_in_child, args, cancel)
     paths: list[str] = []
     while True:
@@ -148,13 +154,13 @@ def analysis_job(root: Path, weights: WeightsSource, settings: dict, first_fit: 
 def cached_job(root: Path, images: list[str], weights: WeightsSource, cancel: threading.Event):
     """The features of ``images`` from the feature cache (None if not all are there); no model is loaded."""
     yield Progress("cache", 0, 0, message="Looking for the analysis from last time")
-    args = (Path(root), list(images), weights, default_cache_dir())
+    args = (Path(root), list(images), weights, default_cache_dir(), os.environ.get(ENGINE_ENV_VAR) or "auto")
     return (yield from ENGINE.run(_cached_in_child, args, cancel))
 
 
-def cluster_job(features: np.ndarray, settings: dict, cancel: threading.Event):
+def cluster_job(features: np.ndarray, settings: dict, pins: dict[int, int] | None, cancel: threading.Event):
     yield Progress("cluster", 0, 0, message="Regrouping photos")
-    clustering = yield from ENGINE.run(cluster, (features, dict(settings)), cancel)
+    clustering = yield from ENGINE.run(cluster, (features, dict(settings), pins), cancel)
     return ClusterResult(clustering, dict(settings), features)
 
 
@@ -191,15 +197,26 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _extractor(weights: WeightsSource):
+def _extractor(weights: WeightsSource, cache_dir: Path, engine: str):
+    """The child's one loaded model, rebuilt for other weights, cache folder or engine; says what takes long."""
     from engine.features import FeatureExtractor
 
+    if _stale(weights, cache_dir, engine):
+        extractor = FeatureExtractor(weights, batch_size=BATCH_SIZE, engine=engine, cache_dir=cache_dir)
+        for text in extractor.prepare():  # raises WeightsError with the fix-it text
+            _child["progress"].put(Progress("model", 0, 0, message=text))
+        _child.update(extractor=extractor, made_for=(weights, engine))
+    return _child["extractor"]
+
+
+def _stale(weights: WeightsSource, cache_dir: Path, engine: str) -> bool:
+    """Whether the loaded model (if any) is not the one asked for: other weights, engine or (OpenVINO) cache."""
     extractor = _child.get("extractor")
-    if extractor is None or extractor.weights != weights:
-        extractor = FeatureExtractor(weights, batch_size=BATCH_SIZE)
-        extractor.load()  # raises WeightsError with the fix-it text
-        _child["extractor"] = extractor
-    return extractor
+    return (
+        extractor is None
+        or _child.get("made_for") != (weights, engine)
+        or (extractor.engine == "openvino" and extractor.cache_dir != cache_dir)  # its model lives in the cache
+    )
 
 
 def _split_in_child(root: Path, names: dict, cluster: int, members: list[str], features: np.ndarray, parts: int):
@@ -213,27 +230,29 @@ def _split_in_child(root: Path, names: dict, cluster: int, members: list[str], f
     return copy.split(cluster, parts)
 
 
-def _cached_in_child(root: Path, images: list[str], weights: WeightsSource, cache_dir: Path) -> np.ndarray | None:
+def _cached_in_child(
+    root: Path, images: list[str], weights: WeightsSource, cache_dir: Path, engine: str = "auto"
+) -> np.ndarray | None:
     from engine.features import FeatureExtractor
     from engine.pipeline import cached_features
 
-    model_id = FeatureExtractor(weights, batch_size=BATCH_SIZE).model_id  # the analysis' id; nothing is loaded
-    return cached_features(root, images, model_id, cache_dir)
+    extractor = FeatureExtractor(weights, batch_size=BATCH_SIZE, engine=engine, cache_dir=cache_dir)
+    model_id = extractor.planned_model_id()  # the analysis' id; nothing is loaded
+    return None if model_id is None else cached_features(root, images, model_id, cache_dir)
 
 
 def _analyse_in_child(
-    root: Path, weights: WeightsSource, settings: dict, cache_dir: Path, first_fit: int | None
+    root: Path, weights: WeightsSource, settings: dict, cache_dir: Path, first_fit: int | None, engine: str = "auto"
 ) -> AnalysisResult:
     from engine.progressive import analyse_progressively
 
     progress, cancel = _child["progress"], _child["cancel"]
-    held = _child.get("extractor")
-    fresh = held is None or held.weights != weights
+    fresh = _stale(weights, cache_dir, engine)
     progress.put(
         Progress("model", 0, 0, message="Loading the image model" if fresh else "Using the loaded image model")
     )
     started = time.perf_counter()
-    extractor = _extractor(weights)  # kept in this process: a cancelled run leaves it loaded for the next one
+    extractor = _extractor(weights, cache_dir, engine)  # kept in this process: a cancelled run leaves it loaded
     load_seconds = time.perf_counter() - started if fresh else 0.0
     if cancel.is_set():  # asked to stop while the model loaded: stop now, before scanning
         raise Cancelled()

@@ -54,6 +54,7 @@ from .folder_document import FolderDocument
 from .grid_view import PhotoGrid
 from .icons import app_icon, icon
 from .image_model import ALL, ImageModel, PathRole
+from .k_plot import KChoicePanel
 from .markup import escape
 from .review import ConfidenceSortProxy, ReviewDock
 from .session_model import PhotoProxy
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
     open_action: QAction
     quit_action: QAction
     rename_action: QAction
+    regroup_rest_action: QAction
     reset_pins_action: QAction
     show_all_action: QAction
     skipped_action: QAction
@@ -230,6 +232,8 @@ class MainWindow(QMainWindow):
         self.cluster_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.cluster_view.customContextMenuRequested.connect(lambda pos: menus.cluster_menu(self, pos))
         side_layout.addWidget(self.cluster_view)
+        self.k_choice = KChoicePanel()
+        side_layout.addWidget(self.k_choice)
         self.splitter.addWidget(side)
         main = QWidget()
         main_layout = QVBoxLayout(main)
@@ -365,6 +369,7 @@ class MainWindow(QMainWindow):
         self.clusters.set_session(session)
         self.map_dock.set_session(session)
         self.review_dock.set_session(session)
+        self.k_choice.show_choice(*(session.k_choice if session is not None else ({}, 0, True)))
 
     def close_folder(self) -> None:
         """Save and let go of the current folder (an analysis of it is cancelled)."""
@@ -426,6 +431,13 @@ class MainWindow(QMainWindow):
         self.jobs.cancel_analysis()
 
     def recluster(self) -> None:
+        self.jobs.recluster()
+
+    def regroup_rest(self) -> None:
+        """Regroup with the toolbar's settings; the photos placed by hand stay and steer the others."""
+        if self.session is None or self.session.features is None:
+            self.banner.show_message("info", "Regrouping needs the photos' features: press Analyse first.")
+            return
         self.jobs.recluster()
 
     def _busy_changed(self) -> None:
@@ -682,6 +694,8 @@ class MainWindow(QMainWindow):
         self.set_status("")  # what the last message said is no longer news; a job's result says so after this
         if change.settings and self.session is not None:  # a regroup, or its undo: show the method it used
             self._show_settings(self.session.settings)
+        if self.session is not None:
+            self.k_choice.show_choice(*self.session.k_choice)
         if change.images:  # the near-duplicate groups were of other paths
             self.stacked_images.set_groups(self.duplicate_groups if self.stack_action.isChecked() else [])
         self._update_header()

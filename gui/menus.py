@@ -57,6 +57,7 @@ def build_menus(window: MainWindow) -> None:
         action.triggered.connect(lambda _=False, n=parts: window.split_cluster(n))
     edit.addAction(window.delete_action)
     edit.addSeparator()
+    edit.addAction(window.regroup_rest_action)
     edit.addAction(window.reset_pins_action)
 
     view = bar.addMenu("&View")

@@ -51,8 +51,8 @@ from .undo import Editor
 from .workers import GeneratorWorker, start_job
 
 # Cluster colours, perceptually spaced: Tableau 10 (less its grey), then greedy farthest-point picks in CIELAB
-# (lightness 40-80, chroma 30-72, away from the Unsorted grey). Every pair is at least 30 apart (CIE76 delta E;
-# about 2.3 is the least a person can see), so no two clusters look alike. Unsorted is grey.
+# (lightness 40-80, chroma 30-72, away from the Unsorted grey). The first 20 are at least 30 apart (CIE76 delta
+# E; about 2.3 is the least a person can see), all 40 at least 22, so no two clusters look alike. Unsorted is grey.
 PALETTE = [
     QColor(c)
     for c in (
@@ -76,6 +76,26 @@ PALETTE = [
         "#9c480c",
         "#9cc030",
         "#00ccfc",
+        "#b4b4fc",
+        "#fc609c",
+        "#fcb484",
+        "#9c54a8",
+        "#9c4854",
+        "#24cc6c",
+        "#546c30",
+        "#fca8e4",
+        "#cc0054",
+        "#a890fc",
+        "#4860b4",
+        "#e46030",
+        "#00d8d8",
+        "#84c090",
+        "#608400",
+        "#0090a8",
+        "#c0903c",
+        "#3ca8f0",
+        "#007800",
+        "#0ca890",
     )
 ]
 UNSORTED_COLOR = QColor("#a0a4ab")

@@ -74,10 +74,13 @@ class StatusArea:
             groups = f" · {self.groups} groups so far" if self.groups is not None else ""
             self.set_text(f"Analysing photos: {progress.done:,} of {progress.total:,}{groups}")
             parts = [f"{progress.rate:.1f} photos/s"] if progress.rate else []
+            if progress.engine:
+                parts.append(progress.engine)
             if progress.eta is not None and progress.done < progress.total:
                 parts.append(f"about {duration(progress.eta)} left")
             self.rate.setText(" · ".join(parts))
         else:
             self.progress.setRange(0, 0)
             self.rate.clear()
-            self.set_text(STAGE_TEXT.get(progress.stage) or progress.message)
+            text = progress.message if progress.stage == "model" and progress.message else None
+            self.set_text(text or STAGE_TEXT.get(progress.stage) or progress.message)

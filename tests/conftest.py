@@ -8,6 +8,9 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The existing tests run the TensorFlow engine (no minute of OpenVINO preparation per cache folder);
+# tests/unit/test_openvino_engine.py checks the OpenVINO engine explicitly.
+os.environ.setdefault("PHOTOCLUSTER_ENGINE", "tensorflow")
 
 import numpy as np
 import pytest

@@ -29,14 +29,15 @@ def _private_dirs(tmp_path_factory, feature_cache_dir, monkeypatch):
     monkeypatch.setenv("PHOTOCLUSTER_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     monkeypatch.delenv("PHOTOCLUSTER_WEIGHTS", raising=False)
     QSettings().clear()
-    QSettings().setValue("analyseOnOpen", False)  # tests start analyses themselves (tests/gui/test_reopen.py: on)
 
 
 @pytest.fixture
 def app(qapp):
     from gui.app import create_application
 
-    return create_application()
+    application = create_application()  # names the settings file: only now does QSettings() mean the app's
+    QSettings().setValue("analyseOnOpen", False)  # tests start analyses themselves (tests/gui/test_reopen.py: on)
+    return application
 
 
 @pytest.fixture

@@ -28,7 +28,12 @@ def test_shortcuts_sheet_lists_the_window_keys(window):
     window.shortcuts_action.trigger()
     text = window.help_window.browser.toPlainText()
     assert window.help_window.isVisible()
-    for keys, what in (("Ctrl+Z", "Undo"), ("Ctrl+Y", "Redo"), ("Ctrl+Shift+Z", "Redo"), ("F2", "Rename Cluster")):
+    for keys, what in (
+        ("Ctrl+Z", "Undo the last edit"),
+        ("Ctrl+Y", "Redo"),
+        ("Ctrl+Shift+Z", "Redo"),
+        ("F2", "Rename"),
+    ):
         assert keys in text and what in text, (keys, text)
     assert "1 – 9" in text
     rows = help_pages.shortcut_rows(help_pages.menu_actions(window.menuBar().actions()))
@@ -41,3 +46,10 @@ def test_guide_shows_docs_gui_md(window):
     assert window.help_window.windowTitle() == "PhotoCluster Guide"
     first_heading = next(line for line in help_pages.GUIDE.read_text().splitlines() if line.startswith("# "))
     assert first_heading[2:].strip() in text
+
+
+def test_guide_shows_its_screenshots(window):
+    window.guide_action.trigger()
+    document = window.help_window.browser.document()
+    image = document.resource(document.ResourceType.ImageResource, "screenshot-1280.png")
+    assert image is not None and not image.isNull()

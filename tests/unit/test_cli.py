@@ -76,12 +76,24 @@ def test_export_and_dry_run(photo_folder, tmp_path, weights_path):
         (["--clusters", "zero"], "--clusters must be a number (1 or more) or 'auto'"),
         (["--method", "magic"], "invalid choice"),
         (["--batch-size", "0"], "must be at least 1"),
+        (["--engine", "fast"], "--engine: invalid choice"),
+        (["--engine", "tensorflow", "--precision", "int8"], "precision int8 needs the OpenVINO engine"),
+        (["--engine", "openvino", "--precision", "float16"], "float16 is for NVIDIA GPUs"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(photo_folder, args, expected):
     result = cli(photo_folder, *args)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and expected in result.stderr
+
+
+def test_an_unknown_engine_in_the_environment_is_one_line(photo_folder):
+    result = cli(photo_folder, env={"PHOTOCLUSTER_ENGINE": "cuda"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "photocluster cluster: unknown engine 'cuda' (from PHOTOCLUSTER_ENGINE); choose one of auto, openvino, "
+        "tensorflow"
+    )
 
 
 def test_missing_folder(tmp_path):
@@ -179,3 +191,33 @@ def test_an_unusable_manifest_or_cache_place_is_one_line(photo_folder, tmp_path,
     assert "Traceback" not in result.stderr
     lines = error_lines(result.stderr)
     assert len(lines) == 1 and str(place) in lines[0], result.stderr
+
+
+def test_pinned_photos_steer_and_the_manifest_holds_every_photo(photo_folder, tmp_path, weights_path):
+    pins = tmp_path / "pins.csv"
+    pins.write_text("path,cluster\na/red_0.jpg,Reds\na/red_1.jpg,Reds\nb/sky_0.jpg,Sky\nb/sky_1.jpg,Sky\n")
+    manifest = tmp_path / "m.csv"
+    args = ["--clusters", "3", "--weights", weights_path, "--pinned", pins, "--manifest", manifest, "--quiet"]
+    result = cli(photo_folder, *args, "--cache-dir", tmp_path / "cache")
+    assert result.returncode == 0, result.stderr
+    rows = {r["path"]: r for r in csv.DictReader(manifest.open())}
+    assert len(rows) == 18
+    assert {rows[p]["cluster_name"] for p in ("a/red_0.jpg", "a/red_1.jpg")} == {"Reds"}
+    assert {rows[p]["cluster_name"] for p in ("b/sky_0.jpg", "b/sky_1.jpg")} == {"Sky"}
+    assert sum(r["cluster_name"] == "Sky" for r in rows.values()) == 6  # the other sky photos followed the pins
+    pins.write_text("a/red_0.jpg,Reds\nc/nowhere.jpg,Sky\n")
+    unknown = cli(photo_folder, *args, "--cache-dir", tmp_path / "cache")
+    assert unknown.returncode == 2
+    (line,) = error_lines(unknown.stderr)
+    assert "c/nowhere.jpg" in line and "not photos analysed" in line
+
+
+def test_a_bad_pinned_file_is_one_line_before_any_work(photo_folder, tmp_path):
+    pins = tmp_path / "pins.csv"
+    pins.write_text("a/red_0.jpg,Reds\na/red_1.jpg\n")
+    result = cli(photo_folder, "--pinned", pins, "--weights", tmp_path / "missing.h5")  # fails before the weights
+    assert result.returncode == 2
+    (line,) = error_lines(result.stderr)
+    assert "row 2" in line and "expected 2 fields" in line
+    method = cli(photo_folder, "--pinned", pins, "--method", "hdbscan")
+    assert method.returncode == 2 and "--method kmeans" in method.stderr

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
-from engine.cluster import UNSORTED, choose_k, cluster_features, prepare
+from engine.cluster import CLEAR_SILHOUETTE, MIN_CLUSTER, UNSORTED, choose_k, cluster_features, moderate_k, prepare
 
 
 def blobs(n_per=40, k=4, dim=1024, seed=0, spread=0.15):
@@ -25,9 +25,31 @@ def test_methods_recover_separated_groups(method):
 
 def test_auto_k_finds_the_number_of_groups():
     x, _ = blobs(k=5)
-    k, scores = choose_k(prepare(x))
-    assert k == 5
+    k, scores, clear = choose_k(prepare(x))
+    assert k == 5 and clear
     assert set(scores) >= {2, 3, 4, 5, 6}
+
+
+def test_no_structure_is_flagged_and_gets_a_moderate_k():
+    x = np.abs(np.random.default_rng(1).normal(0, 1, (150, 1024))).astype(np.float32)  # one cloud, no groups
+    result = cluster_features(x, "auto")
+    assert not result.k_clear
+    assert result.k == moderate_k(150) == 12
+    assert max(result.k_scores.values()) < CLEAR_SILHOUETTE
+
+
+def test_auto_k_leaves_no_cluster_under_three_photos():
+    x, _ = blobs(n_per=12, k=4)
+    strays = np.abs(np.random.default_rng(5).normal(0, 1, (2, x.shape[1]))).astype(np.float32) * 3  # two odd ones
+    result = cluster_features(np.vstack([x, strays]), "auto")
+    assert np.bincount(result.labels).min() >= MIN_CLUSTER
+    assert set(result.labels.tolist()) == set(range(result.k))
+
+
+def test_small_folders_get_few_candidates():
+    x, _ = blobs(n_per=8, k=5)  # 40 photos: candidates stop at 40 / 8 = 5 clusters
+    _, scores, _ = choose_k(prepare(x))
+    assert max(scores) == 5
 
 
 def test_deterministic_for_a_seed():

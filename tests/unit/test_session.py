@@ -183,3 +183,14 @@ def test_regroup_and_its_settings_undo_as_one_edit(session):
     assert (session.labels, session.names, session.settings) == before
     session.commit(change)
     assert session.settings["method"] == "hdbscan" and session.cluster_ids() == [0, 1]
+
+
+def test_set_features_keeps_the_sorting_and_tells_listeners(session):
+    seen = []
+    session.subscribe(seen.append)
+    before = dict(session.labels)
+    session.set_features(np.zeros((6, 4), np.float32))
+    assert session.features.shape == (6, 4) and session.labels == before
+    assert len(seen) == 1 and not seen[0] and not seen[0].images  # nothing to rebuild
+    with pytest.raises(ValueError):
+        session.set_features(np.zeros((5, 4), np.float32))

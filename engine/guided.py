@@ -1,0 +1,221 @@
+"""Grouping steered by the photos the person placed by hand (pins).
+
+Pins are labelled examples, so they do two things here (bench/pins.py measures both):
+
+1. **A metric learned from them.** Beside the usual space (engine.cluster.prepare)
+   comes a second view of the same descriptors in which the directions that
+   photos of one pinned group differ in (within-group scatter) are shrunk:
+   PCA to 256 dimensions, whitening against the pins' within-group covariance
+   blended with the identity (few pins must not over-fit), then the same PCA to
+   64 and neighbour smoothing. The two views side by side are what is clustered:
+   the learned one alone gained more on food101_10 but lost on scenes6.
+2. **Seeded, constrained k-means.** Each pinned group starts a centroid at the
+   mean of its pins and stays anchored to it (a share of every update), pinned
+   photos never leave their group, and only the other photos move; extra
+   clusters (k above the number of pinned groups) start k-means++-style.
+
+The result's ``fixed`` maps each pinned group's label to the cluster id the
+person gave it, so a regroup keeps the names and ids the person sees.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import PurePosixPath
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+from . import cluster as base
+from . import descriptor
+
+LEARNED_DIMS = 256  # PCA size of the view the metric is learned in
+LEARNED_WEIGHT = 1.0  # the learned view's weight beside the usual one
+SHRINK = 0.6  # within-group covariance blended with this much identity before whitening
+ANCHOR = 0.5  # share of a pinned group's centroid that stays at the mean of its pins
+MIN_PINNED_GROUPS = 2  # a metric needs at least two groups to tell apart
+ITERATIONS = 60
+RESTARTS = 4  # seeded restarts of the free centroids; the lowest inertia wins
+
+
+def cluster_guided(features: np.ndarray, pins: dict[int, int], k: int | str = "auto", seed: int = 0) -> base.Clustering:
+    """Cluster ``features`` with ``pins`` (row index -> cluster id the person chose) kept and steering the rest.
+
+    ``k`` ("auto" or a number) is raised to the number of pinned groups when lower.
+    """
+    n = len(features)
+    if not pins:
+        return base.cluster_features(features, k, "kmeans", seed)
+    if any(not 0 <= i < n for i in pins):
+        raise ValueError("a pinned row is outside the features")
+    with base._thread_limit():
+        ids = sorted(set(pins.values()))
+        pinned_label = np.full(n, -1, dtype=int)
+        for row, cid in pins.items():
+            pinned_label[row] = ids.index(cid)
+        x = steered_space(features, pinned_label, seed)
+        scores: dict[int, float] = {}
+        clear = True
+        if k == "auto":
+            k, scores, clear = base.choose_k(x, seed)
+            if not clear:  # the photos show no k of their own: the person's groups are the best guide
+                k = len(ids)
+        k = min(max(int(k), len(ids)), n)
+        labels, centroids = constrained_kmeans(x, pinned_label, len(ids), k, seed)
+    labels, centroids = _renumber(labels, centroids, len(ids))
+    confidence = base._confidence(x, labels, centroids)
+    reps = base._representatives(x, labels, centroids)
+    found = len(set(labels.tolist()))
+    fixed = dict(enumerate(ids))
+    return base.Clustering(labels, confidence, reps, found, "kmeans", scores, clear, fixed)
+
+
+def steered_space(features: np.ndarray, pinned_label: np.ndarray, seed: int = 0) -> np.ndarray:
+    """The usual clustering space beside a view whitened against the pins' within-group scatter."""
+    x = base.prepare(features, seed)
+    groups = [np.flatnonzero(pinned_label == g) for g in range(pinned_label.max() + 1)]
+    groups = [g for g in groups if len(g) >= 2]
+    dims = min(LEARNED_DIMS, len(features) - 1, descriptor.SIZE)
+    if len(groups) < MIN_PINNED_GROUPS or dims < 2:
+        return x
+    z = base._l2(descriptor.expand(features))
+    z = base._l2(z - z.mean(axis=0))
+    fit_rows = z if len(z) <= 20_000 else z[base._sample(len(z), 20_000, seed)]
+    z = PCA(n_components=dims, random_state=seed).fit(fit_rows).transform(z).astype(np.float32)
+    within = np.vstack([z[g] - z[g].mean(axis=0) for g in groups])
+    cov = within.T @ within / len(within)
+    cov = cov / max(float(np.trace(cov)) / dims, 1e-12)  # unit average variance: SHRINK means the same anywhere
+    values, vectors = np.linalg.eigh((1.0 - SHRINK) * cov + SHRINK * np.eye(dims))
+    learned = base._l2((z @ (vectors / np.sqrt(values)) @ vectors.T).astype(np.float32))
+    learned = base.embed(learned, seed)
+    weight = LEARNED_WEIGHT * disagreement(x, pinned_label, seed)
+    return base._l2(np.hstack([x, weight * learned]).astype(np.float32))
+
+
+def disagreement(x: np.ndarray, pinned_label: np.ndarray, seed: int = 0) -> float:
+    """How much the pins contradict the unguided grouping: 0 when it already sorts them as the person did, up to 1.
+
+    1 - NMI between the pinned groups and plain k-means (as many clusters as
+    groups) on the pinned photos, doubled and capped at 1. Pins that agree
+    with the grouping ask for little change, pins that contradict it for a lot.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import normalized_mutual_info_score
+
+    pinned = pinned_label >= 0
+    groups = int(pinned_label.max()) + 1
+    plain = KMeans(n_clusters=groups, n_init=3, random_state=seed).fit_predict(x)
+    agreement = normalized_mutual_info_score(pinned_label[pinned], plain[pinned])
+    return float(np.clip(2.0 * (1.0 - agreement), 0.0, 1.0))
+
+
+def constrained_kmeans(
+    x: np.ndarray, pinned_label: np.ndarray, groups: int, k: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """k-means where rows with ``pinned_label`` >= 0 stay in that cluster; clusters 0..groups-1 start at the pins.
+
+    A pinned group's centroid keeps ``ANCHOR`` of the mean of its pins, so the
+    person's examples keep pulling it and it cannot drift off to another group.
+    """
+    rng = np.random.default_rng(seed)
+    pinned = pinned_label >= 0
+    seeds = np.stack([x[pinned_label == g].mean(axis=0) for g in range(groups)]).astype(np.float32)
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
+    for _ in range(RESTARTS if k > groups else 1):
+        centroids = _plus_plus(x[~pinned] if (~pinned).any() else x, seeds, k, rng)
+        labels = np.full(len(x), -1, dtype=int)
+        for _ in range(ITERATIONS):
+            new = base._nearest(x, centroids)
+            new[pinned] = pinned_label[pinned]
+            if np.array_equal(new, labels):
+                break
+            labels = new
+            for c in range(k):
+                members = labels == c
+                if members.any():
+                    centroids[c] = x[members].mean(axis=0)
+            centroids[:groups] = (1.0 - ANCHOR) * centroids[:groups] + ANCHOR * seeds
+        inertia = float(np.sum((x - centroids[labels]) ** 2))
+        if best is None or inertia < best[0]:
+            best = (inertia, labels.copy(), centroids.copy())
+    assert best is not None
+    return best[1], best[2]
+
+
+def _plus_plus(x: np.ndarray, seeds: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``seeds`` plus k - len(seeds) centres picked k-means++-style (far from those already chosen)."""
+    centres = list(seeds)
+    while len(centres) < k:
+        d = base._sq_dist(x, np.stack(centres)).min(axis=1).clip(min=0)
+        total = d.sum()
+        pick = rng.choice(len(x), p=d / total) if total > 0 else rng.integers(len(x))
+        centres.append(x[pick].copy())
+    return np.stack(centres).astype(np.float32)
+
+
+def _renumber(labels: np.ndarray, centroids: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Drop empty free clusters: pinned groups keep 0..groups-1, the rest follow without gaps."""
+    keep = list(range(groups)) + [c for c in range(groups, len(centroids)) if (labels == c).any()]
+    remap = np.full(len(centroids), -1, dtype=int)
+    remap[keep] = np.arange(len(keep))
+    return remap[labels], centroids[keep]
+
+
+class PinsError(ValueError):
+    """A --pinned file that cannot be used; the message names the file, the row and what is wrong."""
+
+
+def read_pins(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """(photo path relative to FOLDER, cluster name) per row of a ``path,cluster`` CSV file.
+
+    A first row ``path,cluster`` is a header and skipped. Paths use ``/`` and
+    must stay inside FOLDER; a photo named twice must name one cluster.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except OSError as exc:
+        raise PinsError(f"cannot read the pinned file {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise PinsError(f"the pinned file {path} is not a CSV text file ({exc})") from None
+    if rows and [c.strip().lower() for c in rows[0]] == ["path", "cluster"]:
+        rows = rows[1:]
+        first = 2
+    else:
+        first = 1
+    pins: dict[str, str] = {}
+    for number, row in enumerate(rows, start=first):
+        if not any(cell.strip() for cell in row):
+            continue
+        where = f"{path}, row {number}"
+        if len(row) != 2:
+            raise PinsError(f"{where}: expected 2 fields (path,cluster), found {len(row)}")
+        rel, name = row[0].strip().replace("\\", "/"), " ".join(row[1].split())
+        if not rel or not name:
+            raise PinsError(f"{where}: the {'path' if not rel else 'cluster'} is empty")
+        parts = PurePosixPath(rel).parts
+        if rel.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
+            raise PinsError(f"{where}: {rel!r} must be a path relative to FOLDER, inside it")
+        rel = PurePosixPath(rel).as_posix()
+        if pins.get(rel, name) != name:
+            raise PinsError(f"{where}: {rel} is already pinned to {pins[rel]!r}")
+        pins[rel] = name
+    if not pins:
+        raise PinsError(f"the pinned file {path} has no rows (expected path,cluster)")
+    return list(pins.items())
+
+
+def unknown_paths(pins: list[tuple[str, str]], images: list[str]) -> list[str]:
+    """Pinned paths that are not among the analysed photos."""
+    known = set(images)
+    return [rel for rel, _ in pins if rel not in known]
+
+
+def session_pins(session) -> dict[int, int]:
+    """Row index -> cluster id of every pinned photo of ``session`` that is in a cluster (not Unsorted)."""
+    return {
+        i: session.labels[p]
+        for i, p in enumerate(session.images)
+        if p in session.pinned and session.labels[p] != base.UNSORTED
+    }
