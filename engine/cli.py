@@ -298,6 +298,10 @@ def _summary(analysis, clustering, session, extractor, cluster_seconds: float) -
         + (f"{analysis.copies} identical copies, " if analysis.copies else "")
         + f"{rate:.1f} images/s, {extractor.label} on {extractor.device}",
     ]
+    if clustering.k_scores and not clustering.k_clear:
+        lines.append(
+            f"  no clear k: every number of clusters separates the photos about as well; picked {clustering.k}"
+        )
     counts = session.counts()
     for cid in session.cluster_ids():
         lines.append(f"  {session.name(cid)}: {counts[cid]}")
