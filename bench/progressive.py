@@ -46,6 +46,7 @@ def main() -> int:
     p.add_argument("--photos", type=int, default=5000, help="folder size (window)")
     p.add_argument("--seconds", type=float, default=150.0, help="seconds from Analyse to Cancel (window)")
     p.add_argument("--one-shot", action="store_true", help="no groups before the end: the baseline (window)")
+    p.add_argument("--engine", default=None, help="auto, openvino or tensorflow (window; default: the app's)")
     p.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "photocluster-5000")
     args = p.parse_args()
     started = time.perf_counter()
@@ -179,6 +180,14 @@ def window(args) -> int:
     folder = make_folder(args.work, args.photos)
     tmp = tempfile.mkdtemp(prefix="photocluster-progressive-")
     os.environ["PHOTOCLUSTER_CACHE_DIR"] = os.path.join(tmp, "cache")  # cold: every photo through the model
+    # ... but the converted (and INT8-quantised) models are kept between runs, as they are for a person after
+    # the first ever analysis: one folder beside the generated photos.
+    models = args.work.parent / f"{args.work.name}-models"
+    models.mkdir(exist_ok=True)
+    Path(tmp, "cache").mkdir()
+    os.symlink(models, os.path.join(tmp, "cache", "models"))
+    if args.engine:
+        os.environ["PHOTOCLUSTER_ENGINE"] = args.engine
     os.environ["PHOTOCLUSTER_DATA_DIR"] = os.path.join(tmp, "data")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
