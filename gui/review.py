@@ -123,7 +123,12 @@ class DoubtfulModel(PhotoListModel):
     def refresh(self) -> None:
         self.beginResetModel()
         wanted = []
-        if self.session is not None and (self.cluster == ALL_CLUSTERS or self.cluster in self.session.names):
+        self._stale = not self.live  # hidden: nothing to rank until it is shown (0.15 s at 100,000 photos)
+        if (
+            self.live
+            and self.session is not None
+            and (self.cluster == ALL_CLUSTERS or self.cluster in self.session.names)
+        ):
             wanted = doubtful(self.session, self.per_cluster, self.cluster)
         self._set_paths(wanted)
         self.endResetModel()
@@ -189,8 +194,9 @@ class RepresentativesModel(SessionListModel):
 
     def refresh(self) -> None:
         self.beginResetModel()
-        self._ids = sorted(self.session.names) if self.session is not None else []
-        session = self.session
+        session = self.session if self.live else None
+        self._stale = not self.live
+        self._ids = sorted(session.names) if session is not None else []
         self._reps = {c: session.representative(c) for c in self._ids} if session is not None else {}
         self.endResetModel()
 
