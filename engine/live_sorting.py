@@ -55,6 +55,7 @@ class LiveSorting:
             self._follow_edits()
         change = Change("Place the photos analysed so far")
         names = _NameSource(s.names)
+        best: dict[int, tuple[float, str]] = {}  # per cluster: its most typical photo in this update
         for r, p, label, c in placed:
             after = self._id(label)
             if after != UNSORTED and after not in s.names and after not in change.names:
@@ -63,9 +64,22 @@ class LiveSorting:
                 change.labels[p] = (s.labels[p], after)
             self.given[r] = label
             s.confidence[p] = c
+            if after != UNSORTED and c > best.get(after, (-1.0, ""))[0]:
+                best[after] = (c, p)
         if refit:
             self._drop_emptied(change)
+        self._keep_representatives(change, best)
         return s.commit(change)
+
+    def _keep_representatives(self, change: Change, best: dict[int, tuple[float, str]]) -> None:
+        """A cluster's thumbnail in the side list stays while its photo stays in it (no reload with every batch
+        or refit); the final grouping picks the most typical photo."""
+        s = self.session
+        for cid, (_, path) in best.items():
+            rep = s.representatives.get(cid)
+            still_there = rep is not None and (change.labels[rep][1] if rep in change.labels else s.labels[rep]) == cid
+            if not still_there:
+                s.representatives[cid] = path
 
     def _id(self, label: int) -> int:
         if label not in self.ids:  # a fit label the matching never saw: a cluster of its own

@@ -38,8 +38,8 @@ class AnalysisController(QObject):
     weightsMissing = Signal(object)  # the ``WeightsError``
     imagesChanged = Signal()  # the analysis found other photos than were shown
     busyChanged = Signal()  # a job started or ended
-    cachedLoaded = Signal(bool)  # a reopened folder's features came from the cache (True), or not all were there
     groupsUpdated = Signal(int)  # the running analysis put its groups so far on screen (how many)
+    cachedLoaded = Signal(bool)  # a reopened folder's features came from the cache (True), or not all were there
 
     def __init__(
         self,
@@ -56,10 +56,10 @@ class AnalysisController(QObject):
         self.cached_worker: GeneratorWorker | None = None  # loading a reopened folder's features from the cache
         self._recluster_again = False
         self._analysis_started = 0.0
-        self._stage = ""  # the running analysis' last stage ("model" while the image model loads)
-        self.last_result: AnalysisResult | None = None
         self.live: LiveSorting | None = None  # puts the groups so far into the Session while an analysis runs
         self.first_fit: int | None = FIRST_FIT  # photos analysed before the first groups are shown
+        self._stage = ""  # the running analysis' last stage ("model" while the image model loads)
+        self.last_result: AnalysisResult | None = None
         self.recluster_timer = QTimer(self, singleShot=True, interval=RECLUSTER_DELAY_MS)
         self.recluster_timer.timeout.connect(self.recluster)
 
@@ -84,8 +84,8 @@ class AnalysisController(QObject):
         if session is None or self.analysis is not None:
             return False
         self._analysis_started = time.monotonic()
-        self._stage = "model"
         self.live = None
+        self._stage = "model"
         self.analysis = start_job(
             analysis_job,
             session.root,
@@ -113,13 +113,13 @@ class AnalysisController(QObject):
         return False
 
     def _analysis_progress(self, step, session: Session) -> None:
+        progress = step.progress if isinstance(step, LiveGroups) else step
+        self._stage = progress.stage
         if self.analysis is None or self.analysis.cancelled:
             return
         if isinstance(step, LiveGroups):
             self._show_live(step, session)
-            step = step.progress
-        self._stage = step.stage
-        self.progress.emit(step)
+        self.progress.emit(progress)
 
     def _show_live(self, step: LiveGroups, session: Session) -> None:
         """The groups so far into the Session, as one Change: the views update rows, they do not reset."""

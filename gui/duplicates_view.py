@@ -307,11 +307,15 @@ class StackDuplicatesProxy(PhotoProxy):
         super().__init__(parent)
         self._hidden: set[str] = set()
         self._members: dict[str, list[str]] = {}
+        # Nothing hidden, nothing to re-filter when rows change: without this every dataChanged over all rows
+        # (the first live groups, a regroup) asked filterAcceptsRow of each row (13 ms at 5,000 photos).
+        self.setDynamicSortFilter(False)
 
     def set_groups(self, groups: list[DuplicateGroup]) -> None:
         hidden = redundant(groups)
         refilter = bool(hidden or self._hidden)  # no groups before or after: nothing to filter (2 s at 100,000)
         self._hidden = hidden
+        self.setDynamicSortFilter(bool(hidden))
         self._members = {g.best: list(g.members) for g in groups}
         if refilter:
             self.invalidateFilter()

@@ -162,7 +162,7 @@ class PhotoGrid(QListView):
         self.doubleClicked.connect(self._activate)
         self._anchor: tuple[str, int, int] | None = None  # (path, row, scroll value) before rows came or went
         self._anchor_timer = QTimer(self, singleShot=True, interval=0)
-        self._anchor_timer.timeout.connect(self._restore_anchor)
+        self._anchor_timer.timeout.connect(self._restore_rows_anchor)
         self.set_thumbnail_size(160)
 
     def set_thumbnail_size(self, size: int) -> None:
@@ -214,21 +214,21 @@ class PhotoGrid(QListView):
         old = self.model()
         if old is not None:
             for signal in (old.rowsAboutToBeInserted, old.rowsAboutToBeRemoved):
-                signal.disconnect(self._remember_anchor)
+                signal.disconnect(self._before_rows_move)
             for signal in (old.rowsInserted, old.rowsRemoved):
-                signal.disconnect(self._rows_moved_anchor)
+                signal.disconnect(self._after_rows_move)
         super().setModel(model)
         if model is not None:
             for signal in (model.rowsAboutToBeInserted, model.rowsAboutToBeRemoved):
-                signal.connect(self._remember_anchor)
+                signal.connect(self._before_rows_move)
             for signal in (model.rowsInserted, model.rowsRemoved):
-                signal.connect(self._rows_moved_anchor)
+                signal.connect(self._after_rows_move)
         model = _image_model(model)
         if model is not None:
             model.set_tier(tier_for(self.delegate.size * self.devicePixelRatioF()))
 
     # ---- rows coming and going above the view must not scroll what is under the mouse ----------------
-    def _remember_anchor(self, *_) -> None:
+    def _before_rows_move(self, *_) -> None:
         """The photo at the top left of the view and how far down it is, before rows come or go."""
         if self._anchor is not None:
             return  # several changes in a row: the first one's anchor is the one to keep
@@ -236,11 +236,11 @@ class PhotoGrid(QListView):
         if index.isValid() and self.verticalScrollBar().value() > 0:
             self._anchor = (index.data(PathRole), index.row(), self.verticalScrollBar().value())
 
-    def _rows_moved_anchor(self, *_) -> None:
+    def _after_rows_move(self, *_) -> None:
         if self._anchor is not None and not self._anchor_timer.isActive():
             self._anchor_timer.start()
 
-    def _restore_anchor(self) -> None:
+    def _restore_rows_anchor(self) -> None:
         """Scroll by as many grid rows as the anchor photo moved, once the view has laid the rows out."""
         if self._anchor is None:
             return

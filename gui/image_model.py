@@ -26,7 +26,6 @@ FailedRole = Qt.ItemDataRole.UserRole + 5
 
 ALL = -2  # the "All photos" pseudo-cluster
 _MAX_RANGES = 64  # beyond this many separate row ranges a reset is cheaper than granular signals
-_FEW_RANGES = 8  # beyond this many, one dataChanged over their span (a refit of 5,000: 64 signals took 24 ms)
 
 
 class ImageModel(PhotoListModel):
@@ -124,10 +123,10 @@ class ImageModel(PhotoListModel):
                 self.dataChanged.emit(self.index(0), self.index(len(self._paths) - 1))
             return
         rows = sorted(self._row_of[p] for p in {*change.labels, *change.pinned} if p in self._row_of)
-        ranges = _ranges(rows)
-        if len(ranges) > _FEW_RANGES:  # one signal over the span: the view repaints only what it shows
-            ranges = [(ranges[0][0], ranges[-1][1])]
-        for first, last in ranges:
+        runs = _ranges(rows)
+        if len(runs) > _MAX_RANGES:  # one signal, not 64 first and then one anyway (first live groups: 29 ms)
+            runs = [(0, len(self._paths) - 1)]
+        for first, last in runs:
             self.dataChanged.emit(self.index(first), self.index(last))
 
     def _sync(self, wanted: list[str]) -> None:

@@ -291,8 +291,8 @@ class MainWindow(QMainWindow):
         jobs.weightsMissing.connect(self._show_weights_error)
         jobs.imagesChanged.connect(self._images_changed)
         jobs.busyChanged.connect(self._busy_changed)
-        jobs.cachedLoaded.connect(self._cached_loaded)
         jobs.groupsUpdated.connect(self.status_area.set_groups)
+        jobs.cachedLoaded.connect(self._cached_loaded)
         self.k_spin.valueChanged.connect(jobs.settings_changed)
         self.method_combo.currentIndexChanged.connect(jobs.settings_changed)
 

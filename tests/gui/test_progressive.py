@@ -35,6 +35,7 @@ def test_groups_show_while_it_runs_and_edits_survive(window, many_photos, qtbot,
     fits = []
     window.jobs.groupsUpdated.connect(lambda k: fits.append(_live_state(window)))
     window.analyse()
+    qtbot.waitUntil(lambda: window.jobs.analysis is not None, timeout=30_000)  # after the cache check on open
     worker = window.jobs.analysis
     with qtbot.waitSignal(window.jobs.groupsUpdated, timeout=120_000):
         pass

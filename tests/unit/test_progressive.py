@@ -86,8 +86,12 @@ def test_live_sorting_keeps_moves_names_merges_and_deletes():
     assert a != b and UNSORTED not in (a, b) and session.labels["p4.jpg"] == UNSORTED
     session.rename(a, "Beach")
     session.move(["p1.jpg"], b)  # pinned
-    live.update(_groups(1, {0: 0, 1: 0, 2: 1, 3: 1, 4: 0, 5: 1}))  # newcomers join
+    rep = session.representative(a)
+    newcomers = _groups(1, {0: 0, 1: 0, 2: 1, 3: 1, 4: 0, 5: 1})
+    newcomers.confidence[4] = 0.9  # more typical than the photos the fit chose from
+    live.update(newcomers)  # newcomers join
     assert session.labels["p4.jpg"] == a and session.labels["p5.jpg"] == b and session.labels["p1.jpg"] == b
+    assert session.representative(a) == rep  # the side list's thumbnail does not change with every batch
     # A refit that swaps the label numbers: ids and names follow the photos, the pinned one stays.
     live.update(_groups(2, {0: 1, 1: 1, 2: 0, 3: 0, 4: 1, 5: 0, 6: 1}))
     assert session.labels["p0.jpg"] == a and session.names[a] == "Beach" and session.labels["p6.jpg"] == a
