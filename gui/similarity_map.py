@@ -559,6 +559,12 @@ class SimilarityMapDock(QDockWidget):
         self._popup_timer.timeout.connect(self._show_popup)
         loader.ready.connect(self._thumbnail_ready)
         self._update_buttons()
+        self.visibilityChanged.connect(self._visibility_changed)
+
+    def _visibility_changed(self, visible: bool) -> None:
+        session = self.session
+        if visible and session is not None and session.features is not None and session.features is not self._features:
+            self.recompute()
 
     # ---- binding -------------------------------------------------------------------------
     def set_session(self, session: Session | None) -> None:
@@ -585,6 +591,8 @@ class SimilarityMapDock(QDockWidget):
         session = self.session
         if session is None or session.features is None or not len(session.images):
             self.status.clear()  # the empty map says what to do
+            return
+        if not self.isVisible():  # laid out when shown: a t-SNE nobody sees is a minute of CPU at 100,000
             return
         if self._worker is not None:
             self._again = True

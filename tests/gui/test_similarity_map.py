@@ -174,7 +174,9 @@ def test_layout_runs_in_the_see_why_child_process(sorted_window, qtbot):
     """The real path: PCA + t-SNE in a spawned process (no GIL-holding work in the window's process)."""
     w = sorted_window
     dock = SimilarityMapDock(w.editor, w.loader, w)
+    dock.set_session(w.session)
+    assert not dock.busy()  # hidden: nothing is laid out (a minute of t-SNE at 100,000 photos)
     with qtbot.waitSignal(dock.layoutReady, timeout=90_000):
-        dock.set_session(w.session)
+        dock.show()
     assert dock.view.xy.shape == (24, 2) and "tsne" in dock.status.text()
     qtbot.waitUntil(lambda: not dock.busy(), timeout=30_000)
