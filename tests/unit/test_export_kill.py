@@ -87,7 +87,10 @@ def last_is_start(dest: Path) -> bool:
 def kill_point(root: Path, dest: Path, mode: str) -> str:
     """Where the kill landed, judged from the disk and the journal."""
     lines = (dest / export.JOURNAL_NAME).read_text().splitlines() if (dest / export.JOURNAL_NAME).exists() else []
-    last = json.loads(lines[-1]) if lines else {}
+    try:
+        last = json.loads(lines[-1]) if lines else {}
+    except json.JSONDecodeError:  # the kill tore the record being written (the journal reader skips such a line)
+        return "mid-record (journal line being written)"
     claiming = last.get("state") == "start"
     if claiming and mode == "move" and os.path.exists(last["src"]) and os.path.exists(last["dst"]):
         return "move between link and unlink"
