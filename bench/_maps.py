@@ -27,6 +27,13 @@ import numpy as np
 TRANSFORMS = ("none", "centre", "rotate")
 
 
+def add_set_options(p) -> None:
+    """The options every bench over stored maps takes: which labelled sets, and where the maps are kept."""
+    p.add_argument("--data-root", type=Path, default=c.SHARED / "data", help="folder holding the labelled sets")
+    p.add_argument("--sets", default="scenes6,food101_10", help="comma-separated set names under --data-root")
+    p.add_argument("--store", type=Path, default=Path("/tmp/pc-maps"), help="where the conv maps are kept")
+
+
 def load_maps(data: Path, store: Path, weights_args, transform: str = "none", batch: int = 16) -> dict:
     """``{"images", "labels", "b5", "b4"}`` for ``data``; computed into ``store`` the first time."""
     if store.exists():

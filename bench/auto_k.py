@@ -11,7 +11,6 @@ the true k - 0.03; no cluster under 3 photos.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import _common as c
 import _maps
@@ -22,9 +21,7 @@ SIZES = {"scenes6": (10, 20, 33), "food101_10": (6, 10, 20)}  # photos per class
 
 def main() -> None:
     p = c.parser(__doc__.split("\n")[0], data=False)
-    p.add_argument("--data-root", type=Path, default=c.SHARED / "data", help="folder holding the labelled sets")
-    p.add_argument("--sets", default="scenes6,food101_10", help="comma-separated set names under --data-root")
-    p.add_argument("--store", type=Path, default=Path("/tmp/pc-maps"), help="where the conv maps are kept")
+    _maps.add_set_options(p)
     p.add_argument("--subsets", type=int, default=3, help="random subsets per size")
     p.add_argument("--seed", type=int, default=0, help="clustering seed")
     args = p.parse_args()

@@ -11,7 +11,6 @@ Goal (issue 11): with 5 pins per class, NMI on the unpinned photos rises by
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import _common as c
 import _maps
@@ -20,9 +19,7 @@ import numpy as np
 
 def main() -> None:
     p = c.parser(__doc__.split("\n")[0], data=False)
-    p.add_argument("--data-root", type=Path, default=c.SHARED / "data", help="folder holding the labelled sets")
-    p.add_argument("--sets", default="scenes6,food101_10", help="comma-separated set names under --data-root")
-    p.add_argument("--store", type=Path, default=Path("/tmp/pc-maps"), help="where the conv maps are kept")
+    _maps.add_set_options(p)
     p.add_argument("--per-class", type=int, default=5, help="pinned photos per true class")
     p.add_argument("--draws", type=int, default=3, help="random draws of the pinned photos")
     p.add_argument("--shrink", type=float, default=None, help="identity share in the whitening (engine.guided.SHRINK)")

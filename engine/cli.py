@@ -239,8 +239,8 @@ def _run(args, folder: Path, pins: list[tuple[str, str]] | None = None) -> int:
 
 def write_manifest(path: Path, session) -> None:
     """The CLI's manifest: one row per clustered photo, written atomically."""
+    from .atomic import atomic_write_text
     from .export import text
-    from .session import atomic_write_text
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

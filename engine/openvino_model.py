@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from . import descriptor
+from .atomic import atomic_write_bytes
 from .decode import MODEL_SIZE
 from .weights import WeightsSource
 
@@ -178,7 +179,7 @@ def _probe(folder: Path, weights: WeightsSource) -> dict:
                 log.warning("%s is unreadable; the OpenVINO model is prepared again", path)
         _convert(folder, weights)
         probe = _run_child(folder, cpu_precisions())
-        _write_atomic(path, json.dumps(probe, indent=1).encode())
+        atomic_write_bytes(path, json.dumps(probe, indent=1).encode())
         return probe
 
 
@@ -194,7 +195,7 @@ def _convert(folder: Path, weights: WeightsSource) -> None:
     buf = _npy_bytes(describe(test_images()).numpy())
     model = openvino.convert_model(describe)
     _save_ir(model, folder / "fp32")
-    _write_atomic(folder / "reference.npy", buf)
+    atomic_write_bytes(folder / "reference.npy", buf)
 
 
 def _run_child(folder: Path, candidates: list[str]) -> dict:
@@ -326,20 +327,6 @@ def _hash(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:

@@ -15,7 +15,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
+from .atomic import atomic_write_text
 from .cluster import UNSORTED, Clustering, prepare
 
 UNSORTED_NAME = "Unsorted"
@@ -515,22 +515,6 @@ def dumps(data: dict) -> str:
         json.dumps(images[s : s + DUMP_SLICE], separators=compact)[1:-1] for s in range(0, len(images), DUMP_SLICE)
     )
     return f'{head[:-1]}{"," if len(head) > 2 else ""}"images":[{body}]}}'
-
-
-def atomic_write_text(path: Path, text: str, errors: str = "strict") -> None:
-    """Write ``text`` as UTF-8 so that a crash leaves the old file or the new one; ``errors="surrogateescape"``
-    writes file names that are not valid UTF-8 as their original bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors=errors) as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 DEFAULT_NAME = re.compile(r"Cluster \d+( \(\d+\))?")  # a name PhotoCluster gave, not the person

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from engine.atomic import atomic_write_text
 from engine.lock import FolderInUse, FolderLock
 from engine.scan import Skipped, scan_folder
-from engine.session import Change, Session, atomic_write_text, dumps, load_or_set_aside, session_path_for
+from engine.session import Change, Session, dumps, load_or_set_aside, session_path_for
 
 from .markup import escape
 from .workers import TaskPool
