@@ -448,7 +448,7 @@ class _StallSampler:
             time.sleep(0.05)
             age = time.perf_counter() - self.beat[0]
             frame = sys._current_frames().get(self.main)
-            if age < 0.1 or frame is None:
+            if age < 0.1 or frame is None or self.phase[0] == "done":  # done: the clock stopped, closing is not timed
                 continue
             stack = traceback.extract_stack(frame)
             ours = [f for f in stack if "/engine/" in f.filename or "/gui/" in f.filename] or stack
@@ -605,6 +605,7 @@ def gui_child(args, weights) -> int:
 
     QTimer.singleShot(100, open_it)
     app.exec()
+    phase[0] = "done"
     ticker.stop()
     window.close()
     common.table(["step", "seconds", "goal", "met"], rows)

@@ -84,7 +84,9 @@ def test_read_only_window_refuses_moves_and_says_so(sorted_window, qtbot, weight
     s2 = second.session
     labels = dict(s2.labels)
     second.banner.hide()
-    second.grid.selectionModel().select(second.images.index(0), second.grid.selectionModel().SelectionFlag.Select)
+    second.grid.selectionModel().select(
+        second.grid.model().index(0, 0), second.grid.selectionModel().SelectionFlag.Select
+    )
     sorted_window.hide()  # the key goes to the window in front
     second.activateWindow()
     second.grid.setFocus()

@@ -56,7 +56,7 @@ def test_groups_show_while_it_runs_and_edits_survive(window, many_photos, qtbot,
     window.cluster_view.setCurrentIndex(window.clusters.index(row))
     chosen = [window.images.path(r) for r in range(min(2, window.images.rowCount()))]
     for p in chosen:
-        index = window.images.index(window.images.row_of(p))
+        index = window.grid.model().index(window.grid.model().row_of(p), 0)
         window.grid.selectionModel().select(index, QItemSelectionModel.SelectionFlag.Select)
     count_before = window.images.rowCount()
 

@@ -23,7 +23,7 @@ def test_wiring(sorted_window, qtbot, cluster_of, tmp_path):
     assert all(s.labels[p] == cluster_of(s, "red") for p in sky)
     w.undo_action.trigger()
     w.doubtful_first_action.setChecked(False)
-    assert w.grid.model() is w.images
+    assert w.grid.model() is w.plain_images
     w.review_action.trigger()  # as a person opens it: in front of the map's tab
     assert w.review_dock.isVisible() and w.review_dock.model.rowCount() > 0
     shown = [w.review_dock.model.index(r).data(PathRole) for r in range(w.review_dock.model.rowCount())]
