@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -170,8 +171,8 @@ class Session:
             raise ValueError("clustering does not match the session's images")
         images, n = self.images, len(self.images)
         # numpy over the photos, not Python: at 100,000 photos this runs on the window's thread
-        old = np.fromiter((self.labels[p] for p in images), np.int64, n)
-        free = np.flatnonzero(np.fromiter((p not in self.pinned for p in images), bool, n))
+        old = np.fromiter(map(self.labels.__getitem__, images), np.int64, n)  # map: no Python frame per photo
+        free = np.flatnonzero(~np.fromiter(map(self.pinned.__contains__, images), bool, n))
         new = np.asarray(clustering.labels, dtype=np.int64)[free]
         new_ids = _match_ids(
             old[free], new, self.names, {label: cid for label, cid in clustering.fixed.items() if cid in self.names}
@@ -197,9 +198,9 @@ class Session:
         if ids:
             final = _lookup(ids, final)
         moved = np.flatnonzero(final != old)
-        change.labels = {
-            images[i]: (was, goes) for i, was, goes in zip(moved.tolist(), old[moved].tolist(), final[moved].tolist())
-        }
+        change.labels = dict(
+            zip(map(images.__getitem__, moved.tolist()), zip(old[moved].tolist(), final[moved].tolist()))
+        )
         self._apply(change)
         self.representatives = {ids.get(c, c): p for c, p in self.representatives.items()}
         return self._emit(change)
@@ -339,8 +340,7 @@ class Session:
                 self.names.pop(cid, None)
             else:
                 self.names[cid] = after
-        for p, (_, label) in change.labels.items():
-            self.labels[p] = label
+        self.labels.update(zip(change.labels, map(itemgetter(1), change.labels.values())))
         for p, (_, pinned) in change.pinned.items():
             (self.pinned.add if pinned else self.pinned.discard)(p)
         for key, (_, value) in change.settings.items():
