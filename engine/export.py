@@ -40,8 +40,9 @@ How it stays safe:
   ``manifest (2).csv`` then).
 
 Test hook: ``PHOTOCLUSTER_EXPORT_SLOW=<seconds>`` sleeps that long after each
-64 KiB chunk written and after each name claimed, so that the kill -9 test can
-land mid-file. Nothing else should set it.
+64 KiB chunk written, after each name claimed and after each file done, so that
+the kill -9 test can land mid-file and between files (a same-disk move is
+otherwise all claim). Nothing else should set it.
 """
 
 from __future__ import annotations
@@ -474,6 +475,7 @@ def _export_one(item: PlannedFile, plan: ExportPlan, journal: _Journal, report: 
 
     final = _PLACE[mode](item, before, starting)
     journal.write({**journal.pending[str(item.source)], "state": "done"})
+    _pause()
     return final
 
 

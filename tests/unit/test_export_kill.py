@@ -1,8 +1,8 @@
 """kill -9 an export at many points (mid-file, between link and unlink, between files), run it again, and check
 that no photo was lost, doubled or left half-written and that the manifest matches the disk.
 
-The export runs in a subprocess slowed by PHOTOCLUSTER_EXPORT_SLOW (a sleep after each 64 KiB chunk and after
-each claimed name) so that a kill lands inside a file; kill points are chosen by watching the journal grow
+The export runs in a subprocess slowed by PHOTOCLUSTER_EXPORT_SLOW (a sleep after each 64 KiB chunk, after
+each claimed name and after each file done) so that a kill lands inside a file; kill points are chosen by watching the journal grow
 and then waiting a random fraction of a file's time.
 """
 
