@@ -4,8 +4,9 @@
 engine.guided.cluster_guided given the pins (row -> class) and k="auto",
 scored on the photos that were not pinned, both at the draw's seed (the
 randomised PCA moves plain NMI by about 0.01 between seeds on scenes6, so a
-fixed seed for one side only would score seed luck, not the pins). Several random draws of pins;
-the vectors are the engine's stored ones, from the maps bench/_maps.py keeps.
+fixed seed for one side only would score seed luck, not the pins). Several
+random draws of pins; the vectors are the engine's stored ones, from the maps
+bench/_maps.py keeps.
 Goal (issue 11): with 5 pins per class, NMI on the unpinned photos rises by
 >= 0.08 on food101_10 and does not fall on scenes6.
 """

@@ -100,7 +100,10 @@ def steered_space(features: np.ndarray, pinned_label: np.ndarray, seed: int = 0)
     z = base._l2(z - z.mean(axis=0))
     fit_rows = z[base._sample(len(z), LEARNED_FIT_ROWS, seed)]
     z = PCA(n_components=dims, random_state=seed).fit(fit_rows).transform(z).astype(np.float32)
-    side_by_side = lambda g: base._l2(np.hstack([x, LEARNED_WEIGHT * steer * base.embed(_whiten(z, g), seed)]))
+
+    def side_by_side(groups: list[np.ndarray]) -> np.ndarray:
+        return base._l2(np.hstack([x, LEARNED_WEIGHT * steer * base.embed(_whiten(z, groups), seed)]))
+
     steered = side_by_side(groups)
     count = int(pinned_label.max()) + 1
     labels, _ = constrained_kmeans(steered, pinned_label, count, count, seed, ANCHOR * steer)
