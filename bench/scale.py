@@ -465,6 +465,32 @@ class _StallSampler:
             print(f"  {secs:5.2f} s  {phase:8s} {where}")
 
 
+class _CollectionLog:
+    """The garbage collector's passes over 20 ms, and the thread each ran in: a pass holds the GIL,
+    so one in any thread of the window's process stalls the window (the sampler cannot see it)."""
+
+    def __init__(self, phase: list[str]):
+        import gc
+        import threading
+
+        self.phase, self.threading, self.started = phase, threading, 0.0
+        self.slow: list[tuple[str, int, str, float]] = []
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, stage: str, info: dict) -> None:
+        if stage == "start":
+            self.started = time.perf_counter()
+            return
+        ms = (time.perf_counter() - self.started) * 1000
+        if ms > 20:
+            self.slow.append((self.phase[0], info["generation"], self.threading.current_thread().name, ms))
+
+    def report(self) -> None:
+        print(f"garbage-collector passes over 20 ms: {len(self.slow)}")
+        for phase, generation, thread, ms in self.slow[:15]:
+            print(f"  {ms:6.0f} ms  {phase:8s} generation {generation} in thread {thread}")
+
+
 def gui_child(args, weights) -> int:
     from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
 
@@ -492,6 +518,7 @@ def gui_child(args, weights) -> int:
 
     ticker.timeout.connect(tick)
     stalls = _StallSampler(beat, phase)
+    collections = _CollectionLog(phase)
     results: dict[str, float] = {}
     rows = []
     child_peak = [0.0]
@@ -630,6 +657,7 @@ def gui_child(args, weights) -> int:
     print("event-loop gaps with a 5 ms timer (ms):")
     common.table(["phase", "max ms", "p99 ms", "over 100 ms", "met"], stall_rows)
     stalls.report()
+    collections.report()
     print(
         f"peak RSS of the window's process: {peak_rss_gb():.2f} GB; of its engine child (sampled every 0.5 s): "
         f"{child_peak[0]:.2f} GB (goal <= {GOALS['rss_gb']:g} each)"

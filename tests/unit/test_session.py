@@ -194,3 +194,24 @@ def test_set_features_keeps_the_sorting_and_tells_listeners(session):
     assert len(seen) == 1 and not seen[0] and not seen[0].images  # nothing to rebuild
     with pytest.raises(ValueError):
         session.set_features(np.zeros((5, 4), np.float32))
+
+
+def test_regroup_hands_over_members_and_representatives_as_a_fresh_pass_finds_them():
+    """apply_clustering fills members()/representative() from its arrays; they must match a Python pass."""
+    rng = np.random.default_rng(3)
+    images = [f"p{i:03d}.jpg" for i in range(300)]
+    session = Session("/photos", images)
+    for _ in range(3):
+        labels = rng.integers(-1, 5, 300)
+        labels[:5] = 0
+        conf = rng.random(300).astype(np.float32)
+        conf[10:20] = 1.0  # ties: the first photo in image order wins, as max() picks it
+        session.apply_clustering(Clustering(labels, conf, {}, 5, "kmeans"))
+        session.representatives = {}  # no stored one: representative() is the most confident member
+        ids = [*session.names, UNSORTED]
+        handed = {cid: list(session.members(cid)) for cid in ids}
+        best = {cid: session.representative(cid) for cid in ids}
+        session._members, session._most_confident = None, {}  # what an ordinary edit leaves: work it out again
+        assert handed == {cid: list(session.members(cid)) for cid in ids}
+        assert best == {cid: session.representative(cid) for cid in ids}
+        assert sum(map(len, handed.values())) == 300
