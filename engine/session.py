@@ -191,7 +191,8 @@ class Session:
         for cid in sorted(set(new_ids.values()) - {UNSORTED}):
             if cid not in self.names:
                 change.names[cid] = (None, next_name())
-        self.confidence = dict(zip(images, np.asarray(clustering.confidence, dtype=np.float64).tolist()))
+        confidence = np.asarray(clustering.confidence, dtype=np.float64)
+        self.confidence = dict(zip(images, confidence.tolist()))
         self.k_choice = (dict(clustering.k_scores), clustering.k, clustering.k_clear)
         self.representatives = {new_ids[c]: images[i] for c, i in clustering.representatives.items() if c in new_ids}
         for key, value in (settings or {}).items():  # part of the edit: an undo brings the old method back
@@ -206,7 +207,7 @@ class Session:
         )
         self._apply(change)
         self.representatives = {ids.get(c, c): p for c, p in self.representatives.items()}
-        return self._emit(change, _grouped(images, final, np.asarray(clustering.confidence, dtype=np.float64)))
+        return self._emit(change, _grouped(images, final, confidence))
 
     def _renumber(self, change: Change) -> dict[int, int]:
         """Fold into a regroup's ``change`` the names for ids 0..N-1 in list order: default names "Cluster 1"..
