@@ -431,30 +431,51 @@ def bench_gui(args, data_dir: Path, cache_dir: Path) -> None:
 
 
 class _StallSampler:
-    """Where the GUI thread is when the event loop has not ticked for 100 ms: the code to fix, not a guess."""
+    """Where the GUI thread is when the event loop has not ticked for 100 ms: the code to fix, not a guess.
+    Also where every other busy thread of the process is then: one running Python holds the GIL the
+    window waits for (an idle one sits in ``threading``, ``queue`` and the like, and is left out)."""
+
+    IDLE = ("threading.py", "thread.py", "queue.py", "selectors.py", "connection.py", "scale.py")
 
     def __init__(self, beat: list[float], phase: list[str]):
         import threading
 
         self.beat, self.phase = beat, phase
         self.main = threading.main_thread().ident
+        self.me = 0
+        self.names = threading._active  # ident -> Thread, for the name of a busy thread
         self.seen: dict[tuple[str, str], float] = {}
+        self.others: dict[tuple[str, str], float] = {}
         threading.Thread(target=self._watch, daemon=True).start()
 
-    def _watch(self) -> None:
+    @staticmethod
+    def _where(frame, depth: int = 3) -> str:
         import traceback
 
+        stack = traceback.extract_stack(frame)
+        ours = [f for f in stack if "/engine/" in f.filename or "/gui/" in f.filename] or stack
+        return " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(ours[-depth:]))
+
+    def _watch(self) -> None:
+        import threading
+
+        self.me = threading.get_ident()
         while True:
             time.sleep(0.05)
             age = time.perf_counter() - self.beat[0]
-            frame = sys._current_frames().get(self.main)
+            frames = sys._current_frames()
+            frame = frames.get(self.main)
             if age < 0.1 or frame is None or self.phase[0] == "done":  # done: the clock stopped, closing is not timed
                 continue
-            stack = traceback.extract_stack(frame)
-            ours = [f for f in stack if "/engine/" in f.filename or "/gui/" in f.filename] or stack
-            where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(ours[-3:]))
-            key = (self.phase[0], where)
+            key = (self.phase[0], self._where(frame))
             self.seen[key] = self.seen.get(key, 0.0) + 0.05
+            for ident, other in frames.items():
+                if ident in (self.main, self.me) or Path(other.f_code.co_filename).name in self.IDLE:
+                    continue
+                thread = self.names.get(ident)
+                name = thread.name if thread is not None else str(ident)
+                key = (self.phase[0], f"[{name}] {self._where(other, 2)}")
+                self.others[key] = self.others.get(key, 0.0) + 0.05
 
     def report(self) -> None:
         if not self.seen:
@@ -463,6 +484,11 @@ class _StallSampler:
         print("where the GUI thread was during stalls over 100 ms (seconds sampled, worst first):")
         for (phase, where), secs in sorted(self.seen.items(), key=lambda kv: -kv[1])[:15]:
             print(f"  {secs:5.2f} s  {phase:8s} {where}")
+        print("other threads running Python meanwhile (they hold the GIL the GUI thread needs):")
+        for (phase, where), secs in sorted(self.others.items(), key=lambda kv: -kv[1])[:10]:
+            print(f"  {secs:5.2f} s  {phase:8s} {where}")
+        if not self.others:
+            print("  none")
 
 
 class _CollectionLog:

@@ -17,8 +17,9 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain, compress, repeat
 from operator import itemgetter
 from pathlib import Path
 
@@ -29,12 +30,23 @@ from .atomic import atomic_write_text
 from .cluster import UNSORTED, Clustering, prepare
 
 UNSORTED_NAME = "Unsorted"
-SESSION_VERSION = 1
+SESSION_VERSION = 2  # 2: photos as columns; 1 (a record per photo) still loads
 DUMP_SLICE = 2000  # photos per json.dumps call when a session is written
 
 
 class SessionError(Exception):
     """A session file could not be read; the message says which and why."""
+
+
+def _no_pause() -> None:
+    pass
+
+
+def _paused(items: Iterable, pause: Callable[[], object]) -> Iterator:
+    """``items``, calling ``pause()`` after each one."""
+    for item in items:
+        yield item
+        pause()
 
 
 @dataclass
@@ -76,6 +88,20 @@ class Change:
         return bool(self.labels or self.names or self.pinned or self.paths or self.images or self.settings)
 
 
+@dataclass
+class Regroup:
+    """A fresh clustering worked out on the session at ``revision`` (``Session.plan_clustering``), to apply."""
+
+    revision: int
+    images: list[str]  # the session's photo list it was worked out on
+    settings: dict
+    change: Change
+    confidence: dict[str, float]
+    k_choice: tuple[dict[int, float], int, bool]
+    representatives: dict[int, str]
+    grouped: tuple[dict[int, list[str]], dict[int, str | None]]  # members and most confident, for ``_emit``
+
+
 class Session:
     def __init__(self, root: str | os.PathLike, images: Iterable[str] = ()):
         self.root = Path(root)
@@ -91,6 +117,7 @@ class Session:
         self.features: np.ndarray | None = None  # rows match self.images; not saved (the cache has them)
         self._listeners: list[Callable[[Change], None]] = []
         self._members: dict[int, list[str]] | None = None
+        self.revision = 0  # changes told so far: what a ``Regroup`` was worked out on
         self._most_confident: dict[int, str | None] = {}  # representative() when none is stored; per revision
 
     # ---- observing -------------------------------------------------------
@@ -106,6 +133,7 @@ class Session:
         """Tell the listeners; ``grouped`` is ``members`` and the most confident member of each cluster
         when the caller has them already (a regroup), else they are worked out again when asked."""
         self._members, self._most_confident = grouped if grouped is not None else (None, {})
+        self.revision += 1
         for listener in list(self._listeners):
             listener(change)
         return change
@@ -170,11 +198,16 @@ class Session:
 
     def apply_clustering(self, clustering: Clustering, settings: dict | None = None) -> Change:
         """Take a fresh clustering of ``self.images``; pinned photos stay put, ids and names carry over."""
+        return self.apply_regroup(self.plan_clustering(clustering, settings))
+
+    def plan_clustering(self, clustering: Clustering, settings: dict | None = None) -> Regroup:
+        """``apply_clustering``'s work, leaving the session as it is: 60 ms of Python at 100,000 photos
+        that the window does in a worker thread, on a ``snapshot``, and then only applies."""
         if len(clustering.labels) != len(self.images):
             raise ValueError("clustering does not match the session's images")
         images, n = self.images, len(self.images)
-        # numpy over the photos, not Python: at 100,000 photos this runs on the window's thread
-        old = np.fromiter(map(self.labels.__getitem__, images), np.int64, n)  # map: no Python frame per photo
+        # numpy over the photos, not Python: map has no Python frame per photo
+        old = np.fromiter(map(self.labels.__getitem__, images), np.int64, n)
         free = np.flatnonzero(~np.fromiter(map(self.pinned.__contains__, images), bool, n))
         new = np.asarray(clustering.labels, dtype=np.int64)[free]
         new_ids = _match_ids(
@@ -192,9 +225,6 @@ class Session:
             if cid not in self.names:
                 change.names[cid] = (None, next_name())
         confidence = np.asarray(clustering.confidence, dtype=np.float64)
-        self.confidence = dict(zip(images, confidence.tolist()))
-        self.k_choice = (dict(clustering.k_scores), clustering.k, clustering.k_clear)
-        self.representatives = {new_ids[c]: images[i] for c, i in clustering.representatives.items() if c in new_ids}
         for key, value in (settings or {}).items():  # part of the edit: an undo brings the old method back
             if self.settings.get(key) != value:
                 change.settings[key] = (self.settings.get(key), value)
@@ -205,9 +235,38 @@ class Session:
         change.labels = dict(
             zip(map(images.__getitem__, moved.tolist()), zip(old[moved].tolist(), final[moved].tolist()))
         )
-        self._apply(change)
-        self.representatives = {ids.get(c, c): p for c, p in self.representatives.items()}
-        return self._emit(change, _grouped(images, final, confidence))
+        representatives = {new_ids[c]: images[i] for c, i in clustering.representatives.items() if c in new_ids}
+        return Regroup(
+            self.revision,
+            images,
+            dict(self.settings),
+            change,
+            dict(zip(images, confidence.tolist())),
+            (dict(clustering.k_scores), clustering.k, clustering.k_clear),
+            {ids.get(c, c): p for c, p in representatives.items()},
+            _grouped(images, final, confidence),
+        )
+
+    def apply_regroup(self, regroup: Regroup) -> Change:
+        """Take a ``plan_clustering`` result; one planned on another state of the session is refused."""
+        if not self.can_apply(regroup):
+            raise ValueError("the regroup was worked out on an earlier state of the session")
+        self.confidence, self.k_choice = regroup.confidence, regroup.k_choice
+        self._apply(regroup.change)
+        self.representatives = dict(regroup.representatives)
+        return self._emit(regroup.change, regroup.grouped)
+
+    def can_apply(self, regroup: Regroup) -> bool:
+        """Whether the session is still as ``regroup`` found it (no edit since, the same photos and settings)."""
+        return regroup.revision == self.revision and regroup.images is self.images and regroup.settings == self.settings
+
+    def snapshot(self) -> Session:
+        """A copy to read in another thread (``plan_clustering``) while this one goes on being edited. C-level
+        copies, a few ms at 100,000 photos; the photo list is shared (it is replaced, never changed in place)."""
+        copy = Session(self.root)
+        copy.images, copy.labels, copy.pinned = self.images, dict(self.labels), set(self.pinned)
+        copy.names, copy.settings, copy.revision = dict(self.names), dict(self.settings), self.revision
+        return copy
 
     def _renumber(self, change: Change) -> dict[int, int]:
         """Fold into a regroup's ``change`` the names for ids 0..N-1 in list order: default names "Cluster 1"..
@@ -361,50 +420,53 @@ class Session:
     def to_dict(self) -> dict:
         return self.frozen_dict()()
 
-    def frozen_dict(self) -> Callable[[], dict]:
-        """``to_dict`` made later from copies taken now. The copies are C-level (milliseconds at
-        100,000 photos); building the dict is 0.3 s of Python there, which the window does in a
-        worker thread (interleaved with the GUI thread) while the person goes on editing."""
+    def frozen_dict(self) -> Callable[..., dict]:
+        """``to_dict`` made later from copies taken now. The copies are C-level (a few ms at 100,000
+        photos); the callable turns them into columns a slice at a time, also C-level, calling
+        ``pause`` between slices (see ``dumps``)."""
         root, settings, names = str(self.root), dict(self.settings), sorted(self.names.items())
         images, labels, pinned = list(self.images), dict(self.labels), set(self.pinned)
-        confidence, reps = dict(self.confidence), dict(self.representatives)
+        confidence, reps = dict(self.confidence), {str(c): p for c, p in self.representatives.items()}
 
-        def build() -> dict:
+        def build(pause: Callable[[], object] = _no_pause) -> dict:
+            def column(lookup: Callable, *more: Iterable) -> list:
+                slices = (map(lookup, images[s : s + DUMP_SLICE], *more) for s in range(0, len(images), DUMP_SLICE))
+                return list(chain.from_iterable(_paused(slices, pause)))
+
+            rounded = np.round(np.array(column(confidence.get, repeat(0.0)), dtype=float), 4)
             return {
                 "version": SESSION_VERSION,
                 "root": root,
                 "settings": settings,
                 "clusters": [{"id": c, "name": n} for c, n in names],
-                "images": [
-                    {
-                        "path": p,
-                        "cluster": labels[p],
-                        "pinned": p in pinned,
-                        "confidence": round(confidence.get(p, 0.0), 4),
-                    }
-                    for p in images
-                ],
-                "representatives": {str(c): p for c, p in reps.items()},
+                "images": {
+                    "path": images,
+                    "cluster": column(labels.__getitem__),
+                    "pinned": column(pinned.__contains__),
+                    "confidence": rounded.tolist(),
+                },
+                "representatives": reps,
             }
 
         return build
 
     @classmethod
     def from_dict(cls, data: dict) -> Session:
-        """Rebuild a session from ``to_dict``'s form; anything else (checked as a whole first) is a
-        ``SessionError`` naming the first field that is wrong."""
-        if not isinstance(data, dict) or type(data.get("version")) is not int or data["version"] != SESSION_VERSION:
+        """Rebuild a session from ``to_dict``'s form, or the one photo per record form that version 1
+        wrote; anything else (checked as a whole first) is a ``SessionError`` naming the first field
+        that is wrong."""
+        if not isinstance(data, dict) or type(data.get("version")) is not int or data["version"] not in (1, 2):
             raise SessionError("unknown session format")
         _validate(data)
+        columns = data["images"] if data["version"] == 2 else _records_to_columns(data["images"])
         try:
-            session = cls(data["root"], [img["path"] for img in data["images"]])
+            paths = columns["path"]
+            session = cls(data["root"], paths)
             session.names = {int(c["id"]): str(c["name"]) for c in data["clusters"]}
-            for img in data["images"]:
-                cid = int(img["cluster"])
-                session.labels[img["path"]] = cid if cid in session.names else UNSORTED
-                if img.get("pinned"):
-                    session.pinned.add(img["path"])
-                session.confidence[img["path"]] = float(img.get("confidence", 0.0))
+            known = session.names.keys()
+            session.labels = {p: c if c in known else UNSORTED for p, c in zip(paths, columns["cluster"])}
+            session.pinned = set(compress(paths, columns["pinned"]))
+            session.confidence = dict(zip(paths, map(float, columns["confidence"])))
             session.settings.update(data.get("settings", {}))
             session.representatives = {int(c): p for c, p in data.get("representatives", {}).items()}
         except (KeyError, TypeError, ValueError) as exc:
@@ -449,6 +511,28 @@ def load_or_set_aside(path: str | os.PathLike) -> tuple[Session | None, str | No
         return None, f"{exc}. It was kept as {aside.name} and a new session starts from the photos."
 
 
+def _finite(v) -> bool:
+    return type(v) in (int, float) and math.isfinite(v)
+
+
+_COLUMNS: dict[str, tuple[Callable[[object], bool], str]] = {  # version 2's photo columns: test, what it should be
+    "path": (lambda v: type(v) is str, "a text path"),
+    "cluster": (lambda v: type(v) is int, "a whole-number cluster id"),
+    "pinned": (lambda v: type(v) is bool, "true or false"),
+    "confidence": (_finite, "a finite number"),
+}
+
+
+def _records_to_columns(records: list[dict]) -> dict[str, list]:
+    """Version 1's photo records (validated) as version 2's columns."""
+    return {
+        "path": [r["path"] for r in records],
+        "cluster": [r["cluster"] for r in records],
+        "pinned": [r.get("pinned", False) for r in records],
+        "confidence": [r.get("confidence", 0.0) for r in records],
+    }
+
+
 def _validate(data: dict) -> None:
     """The whole file against the session format (what ``to_dict`` writes); raises ``SessionError``."""
 
@@ -458,9 +542,6 @@ def _validate(data: dict) -> None:
 
     def is_int(v) -> bool:
         return type(v) is int
-
-    def is_number(v) -> bool:
-        return type(v) in (int, float) and math.isfinite(v)
 
     need(isinstance(data.get("root"), str), "root", "a folder path")
     need(isinstance(data.get("settings", {}), dict), "settings", "an object")
@@ -473,15 +554,27 @@ def _validate(data: dict) -> None:
             f"clusters[{i}]",
             'an object with a whole-number "id" and a text "name"',
         )
-    need(isinstance(data.get("images"), list), "images", "a list")
-    for i, img in enumerate(data["images"]):
-        need(
-            isinstance(img, dict) and isinstance(img.get("path"), str) and is_int(img.get("cluster")),
-            f"images[{i}]",
-            'an object with a text "path" and a whole-number "cluster"',
-        )
-        need(type(img.get("pinned", False)) is bool, f"images[{i}].pinned", "true or false")
-        need(is_number(img.get("confidence", 0.0)), f"images[{i}].confidence", "a finite number")
+    if data["version"] == 1:
+        need(isinstance(data.get("images"), list), "images", "a list")
+        for i, img in enumerate(data["images"]):
+            need(
+                isinstance(img, dict) and isinstance(img.get("path"), str) and is_int(img.get("cluster")),
+                f"images[{i}]",
+                'an object with a text "path" and a whole-number "cluster"',
+            )
+            need(type(img.get("pinned", False)) is bool, f"images[{i}].pinned", "true or false")
+            need(_finite(img.get("confidence", 0.0)), f"images[{i}].confidence", "a finite number")
+    else:
+        columns = data.get("images")
+        if not isinstance(columns, dict):
+            raise SessionError("images should be an object of columns")
+        for key, (ok, what) in _COLUMNS.items():
+            column = columns.get(key)
+            if not isinstance(column, list):
+                raise SessionError(f"images.{key} should be a list")
+            need(len(column) == len(columns["path"]), f"images.{key}", "as long as images.path")
+            bad = next((i for i, v in enumerate(column) if not ok(v)), None)
+            need(bad is None, f"images.{key}[{bad}]", what)
     reps = data.get("representatives", {})
     need(isinstance(reps, dict), "representatives", "an object")
     for key, value in reps.items():
@@ -505,20 +598,31 @@ def session_path_for(root: str | os.PathLike, data_dir: str | os.PathLike | None
     return base / "sessions" / f"{Path(root).name or 'root'}-{key}.json"
 
 
-def dumps(data: dict) -> str:
+def dumps(data: dict, pause: Callable[[], object] = _no_pause) -> str:
     """A session as compact ASCII JSON. ASCII: a file name that is not valid UTF-8 (surrogate escapes) is kept as
     \\udcXX and reads back exactly. Compact: ``indent`` would make ``json`` fall back from its C encoder to pure
-    Python, 0.55 s instead of 0.1 s for 100,000 photos (bench/scale.py). The photo list is encoded in
-    slices, so a worker thread writing it never holds the GIL (and the window) for more than a few ms."""
-    images = data.get("images")
+    Python, 5x slower at 100,000 photos (bench/scale.py). Each photo column is encoded in slices with ``pause()``
+    between them: a worker thread writing beside the window passes a short sleep, which hands the GIL over
+    at once. Else the window, which takes the GIL for each of its Python calls, waits up to Python's switch
+    interval (5 ms) each time: 50 takes cost 200 ms during a save at 100,000 photos, 40 ms with columns alone."""
     compact = (",", ":")
-    if not isinstance(images, list) or len(images) <= DUMP_SLICE:
+    columns = data.get("images")
+    if not isinstance(columns, dict):
         return json.dumps(data, separators=compact)
     head = json.dumps({k: v for k, v in data.items() if k != "images"}, separators=compact)
     body = ",".join(
-        json.dumps(images[s : s + DUMP_SLICE], separators=compact)[1:-1] for s in range(0, len(images), DUMP_SLICE)
+        json.dumps(key)
+        + ":["
+        + ",".join(
+            _paused(
+                (json.dumps(col[s : s + DUMP_SLICE], separators=compact)[1:-1] for s in range(0, len(col), DUMP_SLICE)),
+                pause,
+            )
+        )
+        + "]"
+        for key, col in columns.items()
     )
-    return f'{head[:-1]}{"," if len(head) > 2 else ""}"images":[{body}]}}'
+    return f'{head[:-1]}{"," if len(head) > 2 else ""}"images":{{{body}}}}}'
 
 
 DEFAULT_NAME = re.compile(r"Cluster \d+( \(\d+\))?")  # a name PhotoCluster gave, not the person

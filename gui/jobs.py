@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -34,7 +35,12 @@ from engine.features import ENGINE_ENV_VAR, Cancelled
 from engine.guided import cluster_guided
 from engine.pipeline import Analysis, Progress
 from engine.progressive import Groups, Step
+from engine.session import Regroup
 from engine.weights import WeightsSource
+
+# Works out a clustering on the window's session in the job's worker thread (``Session.plan_clustering``):
+# (clustering, settings, the photos it is of or None for the session's, cancel) -> Regroup, or None if it does not fit
+Planner = Callable[[Clustering, dict, "list[str] | None", threading.Event], "Regroup | None"]
 
 BATCH_SIZE = 16  # small batches: a progress update and a cancel check every couple of seconds on a CPU
 POLL_SECONDS = 0.05
@@ -46,6 +52,7 @@ class AnalysisResult:
     clustering: Clustering
     settings: dict
     model_load_seconds: float = 0.0  # 0 when the child still held the model from an earlier (or cancelled) run
+    regroup: Regroup | None = None  # the clustering worked out on the window's session, in the worker thread
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,7 @@ class ClusterResult:
     clustering: Clustering
     settings: dict
     features: np.ndarray  # the features it was computed from, to detect a stale result
+    regroup: Regroup | None = None  # as in ``AnalysisResult``
 
 
 def cluster(features: np.ndarray | HeldFeatures, settings: dict, pins: dict[int, int] | None = None) -> Clustering:
@@ -193,9 +201,16 @@ def _drain(q):
 
 
 # ---- the window side: generators for GeneratorWorker --------------------------------
-def analysis_job(root: Path, weights: WeightsSource, settings: dict, first_fit: int | None, cancel: threading.Event):
+def analysis_job(
+    root: Path,
+    weights: WeightsSource,
+    settings: dict,
+    first_fit: int | None,
+    cancel: threading.Event,
+    plan: Planner | None = None,
+):
     """Yields ``Progress``, and from the first clusters on ``LiveGroups`` (each whole in itself, so the
-    worker may drop any of them when they come faster than the window takes them)."""
+    worker may drop any of them when they come faster than the window takes them). ``plan``: see ``Planner``."""
     yield Progress("model", 0, 0, message="Starting the analysis")
     engine = os.environ.get(ENGINE_ENV_VAR) or "auto"
     args = (Path(root), weights, dict(settings), default_cache_dir(), first_fit, engine)  # the child's env may be older
@@ -206,8 +221,11 @@ def analysis_job(root: Path, weights: WeightsSource, settings: dict, first_fit: 
             step = next(steps)
         except StopIteration as stop:
             result = stop.value
-            features = _take_over(result.analysis.features)
-            return replace(result, analysis=replace(result.analysis, features=features))
+            analysis = replace(result.analysis, features=_take_over(result.analysis.features))
+            regroup = plan(result.clustering, result.settings, analysis.images, cancel) if plan else None
+            if regroup is not None:  # the same photos: hand over the session's own list, compared in no time
+                analysis = replace(analysis, images=regroup.images)
+            return replace(result, analysis=analysis, regroup=regroup)
         if not isinstance(step, Step):
             yield step
             continue
@@ -223,10 +241,17 @@ def cached_job(root: Path, images: list[str], weights: WeightsSource, cancel: th
     return None if held is None else _take_over(held)
 
 
-def cluster_job(features: np.ndarray, settings: dict, pins: dict[int, int] | None, cancel: threading.Event):
+def cluster_job(
+    features: np.ndarray,
+    settings: dict,
+    pins: dict[int, int] | None,
+    cancel: threading.Event,
+    plan: Planner | None = None,
+):
     yield Progress("cluster", 0, 0, message="Regrouping photos")
     clustering = yield from ENGINE.run(cluster, (_send(features), dict(settings), pins), cancel)
-    return ClusterResult(clustering, dict(settings), features)
+    regroup = plan(clustering, dict(settings), None, cancel) if plan else None
+    return ClusterResult(clustering, dict(settings), features, regroup)
 
 
 def split_job(

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine.cluster import Clustering
-from engine.session import Change, Session
+from engine.session import Change, Regroup, Session
 
 
 class SessionCommand(QUndoCommand):
@@ -124,7 +124,10 @@ class Editor(QObject):
             return Change("reset_pins")
         return self._record(session, session.reset_pins(paths))
 
-    def apply_clustering(self, clustering: Clustering, settings: dict) -> Change:
+    def apply_clustering(self, clustering: Clustering, settings: dict, regroup: Regroup | None = None) -> Change:
+        """``regroup``: the same clustering already worked out in a worker thread; used if still current."""
         if (session := self._editable()) is None:
             return Change("apply_clustering")
+        if regroup is not None and session.can_apply(regroup):
+            return self._record(session, session.apply_regroup(regroup))
         return self._record(session, session.apply_clustering(clustering, settings))

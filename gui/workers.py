@@ -54,6 +54,41 @@ class Mailbox(QObject):
             callback(*args)
 
 
+class GuiCall:
+    """Lets a worker thread run a short function on the GUI thread and wait for what it returns: to read
+    state the GUI thread owns between two of its events, never half-way through an edit."""
+
+    def __init__(self, parent: QObject | None = None):
+        self._mailbox = Mailbox(parent)
+
+    def __call__(self, func: Callable[[], Any], cancel: threading.Event) -> Any:
+        """``func()``'s result; raises ``Cancelled`` if ``cancel`` is set first (the GUI thread may
+        be waiting for this very worker, at shutdown), and what ``func`` raised."""
+        ready, box = threading.Event(), {}
+
+        def run() -> None:
+            try:
+                box["value"] = func()
+            except BaseException as exc:
+                box["error"] = exc
+            ready.set()
+
+        self._mailbox.post(run)
+        while not ready.wait(0.05):
+            if cancel.is_set():
+                raise Cancelled()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+
+def hand_over_gil() -> None:
+    """For a worker thread between slices of Python work beside the window: a real sleep hands the GIL
+    to a thread waiting for it now, rather than after Python's 5 ms switch interval. The GUI thread takes
+    the GIL for each call into Python, so without this each of them can wait that long (bench/scale.py)."""
+    time.sleep(0.0002)
+
+
 class GeneratorWorker(QObject):
     progress = Signal(object)
     returned = Signal(object)

@@ -17,7 +17,10 @@ def _analyse(window, qtbot, timeout=120_000):
     qtbot.waitUntil(lambda: window.jobs.analysis is None and window.jobs.recluster_worker is None, timeout=10_000)
 
 
-def test_analysis_makes_clusters_and_lists_skipped_files(window, photos, qtbot, qtmodeltester, cluster_of):
+def test_analysis_makes_clusters_and_lists_skipped_files(
+    window, photos, qtbot, qtmodeltester, cluster_of, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("PHOTOCLUSTER_CACHE_DIR", str(tmp_path / "cold"))  # a "features" stage, whatever ran before
     (photos / "broken.jpg").write_bytes(b"not really a jpeg")
     window.open_folder(photos)
     window.k_spin.setValue(3)

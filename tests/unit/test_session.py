@@ -109,7 +109,7 @@ def test_saved_session_is_compact_json(session, tmp_path):
     session.save(path)
     text = path.read_text(encoding="utf-8")
     assert "\n" not in text and '": ' not in text
-    assert json.loads(text)["images"][0]["path"] == "p0.jpg"
+    assert json.loads(text)["images"]["path"][0] == "p0.jpg"
 
 
 @pytest.mark.parametrize("content", ["", "{not json", json.dumps({"version": 99}), json.dumps({"version": 1})])
@@ -215,3 +215,53 @@ def test_regroup_hands_over_members_and_representatives_as_a_fresh_pass_finds_th
         assert handed == {cid: list(session.members(cid)) for cid in ids}
         assert best == {cid: session.representative(cid) for cid in ids}
         assert sum(map(len, handed.values())) == 300
+
+
+def test_a_regroup_planned_on_a_snapshot_applies_as_apply_clustering_does(session):
+    """The window works a regroup out in a worker thread on a snapshot; applied, it is the same edit."""
+    session.move(["p0.jpg"], 2)
+    session.rename(1, "Snow")
+    direct = Session("/photos", IMAGES)
+    direct.labels, direct.names, direct.pinned = dict(session.labels), dict(session.names), set(session.pinned)
+    fresh = clustering([1, 1, 0, 0, 2, 2], conf=[0.9, 0.1, 0.8, 0.2, 0.7, 0.3])
+    snapshot = session.snapshot()
+    session_before = dict(session.labels)
+    regroup = snapshot.plan_clustering(fresh, {"clusters": 3})
+    assert session.labels == session_before  # planning leaves both sessions as they were
+    seen = []
+    session.subscribe(seen.append)
+    change = session.apply_regroup(regroup)
+    expected = direct.apply_clustering(fresh, {"clusters": 3})
+    assert (session.labels, session.names, session.pinned) == (direct.labels, direct.names, direct.pinned)
+    assert session.confidence == direct.confidence and session.representatives == direct.representatives
+    assert change.labels == expected.labels and change.names == expected.names and seen == [change]
+    assert session.members(0) == direct.members(0) and session.representative(2) == direct.representative(2)
+    session.undo(change)
+    assert session.labels == session_before
+
+
+def test_a_regroup_planned_before_an_edit_is_refused(session):
+    regroup = session.snapshot().plan_clustering(clustering([1, 1, 0, 0, 2, 2]))
+    assert session.can_apply(regroup)
+    session.move(["p5.jpg"], 0)  # the person moved a photo meanwhile
+    assert not session.can_apply(regroup)
+    with pytest.raises(ValueError, match="earlier state"):
+        session.apply_regroup(regroup)
+    other = session.snapshot().plan_clustering(clustering([1, 1, 0, 0, 2, 2]))
+    session.settings["method"] = "agglomerative"  # settings change without an edit (before any analysis)
+    assert not session.can_apply(other)
+
+
+def test_a_session_is_written_a_slice_at_a_time_with_pauses_between(monkeypatch):
+    """The autosave thread hands the GIL to the window between slices (``dumps``' ``pause``)."""
+    import engine.session as session_module
+
+    monkeypatch.setattr(session_module, "DUMP_SLICE", 10)
+    images = [f"p{i}.jpg" for i in range(95)]
+    s = Session("/photos", images)
+    s.pinned = {"p3.jpg"}
+    pauses = []
+    text = session_module.dumps(s.frozen_dict()(lambda: pauses.append("build")), lambda: pauses.append("dump"))
+    assert pauses.count("build") == 3 * 10 and pauses.count("dump") == 4 * 10  # 3 built columns, 4 written
+    back = Session.from_dict(json.loads(text))
+    assert back.images == images and back.pinned == {"p3.jpg"} and back.labels == s.labels

@@ -16,12 +16,20 @@ from hypothesis import strategies as st
 from engine.session import Session, SessionError, load_or_set_aside
 
 GOOD = {
-    "version": 1,
+    "version": 2,
     "root": "/photos",
     "settings": {"clusters": "auto", "method": "kmeans"},
     "clusters": [{"id": 0, "name": "Sea"}],
-    "images": [{"path": "a.jpg", "cluster": 0, "pinned": True, "confidence": 0.5}],
+    "images": {"path": ["a.jpg", "b.jpg"], "cluster": [0, 7], "pinned": [True, False], "confidence": [0.5, 0.25]},
     "representatives": {"0": "a.jpg"},
+}
+VERSION_1 = {  # what sessions saved before the columns were written: one record per photo
+    **GOOD,
+    "version": 1,
+    "images": [
+        {"path": "a.jpg", "cluster": 0, "pinned": True, "confidence": 0.5},
+        {"path": "b.jpg", "cluster": 7, "confidence": 0.25},
+    ],
 }
 
 
@@ -36,10 +44,17 @@ def _with(**changes):
         _with(clusters=[{"id": math.inf, "name": "x"}]).replace("inf", "Infinity"),
         _with(clusters=[{"id": "NaN", "name": "x"}]),
         _with(clusters=[{"id": True, "name": "x"}]),
-        _with(images=[{"path": "a.jpg", "cluster": 0, "confidence": math.nan}]).replace("NaN", "NaN"),
-        _with(images=[{"path": 3, "cluster": 0}]),
-        _with(images=[{"path": "a.jpg", "cluster": 0, "pinned": "yes"}]),
+        _with(images={**GOOD["images"], "confidence": [0.5, math.nan]}),
+        _with(images={**GOOD["images"], "path": ["a.jpg", 3]}),
+        _with(images={**GOOD["images"], "pinned": [True, "yes"]}),
+        _with(images={**GOOD["images"], "cluster": [0]}),  # a column shorter than the paths
+        _with(images={k: v for k, v in GOOD["images"].items() if k != "pinned"}),
+        _with(images=[{"path": "a.jpg", "cluster": 0}]),  # version 1's records under version 2
         _with(images=None),
+        json.dumps({**VERSION_1, "images": [{"path": "a.jpg", "cluster": 0, "confidence": math.nan}]}),
+        json.dumps({**VERSION_1, "images": [{"path": 3, "cluster": 0}]}),
+        json.dumps({**VERSION_1, "images": [{"path": "a.jpg", "cluster": 0, "pinned": "yes"}]}),
+        json.dumps({**VERSION_1, "images": GOOD["images"]}),  # columns under version 1
         _with(settings=[]),
         _with(root=None),
         _with(representatives={"x": "a.jpg"}),
@@ -57,11 +72,23 @@ def test_a_damaged_file_is_set_aside_and_never_crashes_the_loader(tmp_path, text
     assert not path.exists() and len(list(tmp_path.glob("s.json.damaged-*"))) == 1
 
 
-def test_the_good_file_loads(tmp_path):
+@pytest.mark.parametrize("good", [GOOD, VERSION_1], ids=["columns", "version 1 records"])
+def test_the_good_file_loads(tmp_path, good):
     path = tmp_path / "s.json"
-    path.write_text(json.dumps(GOOD))
+    path.write_text(json.dumps(good))
     s = Session.load(path)
-    assert s.names == {0: "Sea"} and s.pinned == {"a.jpg"} and s.representatives == {0: "a.jpg"}
+    assert s.images == ["a.jpg", "b.jpg"] and s.names == {0: "Sea"} and s.representatives == {0: "a.jpg"}
+    assert s.labels == {"a.jpg": 0, "b.jpg": -1}  # a cluster the file does not name is Unsorted
+    assert s.pinned == {"a.jpg"} and s.confidence == {"a.jpg": 0.5, "b.jpg": 0.25}
+
+
+def test_a_version_1_session_is_written_back_as_columns(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(VERSION_1))
+    Session.load(path).save(path)
+    data = json.loads(path.read_text())
+    assert data["version"] == 2
+    assert data["images"] == {**GOOD["images"], "cluster": [0, -1]}
 
 
 json_values = st.recursive(
@@ -86,10 +113,11 @@ keys = st.sampled_from(
     ]
 )
 session_like = st.fixed_dictionaries(
-    {"version": st.sampled_from([1, 1.0, "1", None])},
+    {"version": st.sampled_from([1, 2, 1.0, "2", None])},
     optional={
         k: json_values
         | st.dictionaries(keys, json_values, max_size=4)
+        | st.dictionaries(keys, st.lists(json_values, max_size=3), max_size=4)
         | st.lists(st.dictionaries(keys, json_values, max_size=5), max_size=3)
         for k in ["root", "settings", "clusters", "images", "representatives"]
     },
