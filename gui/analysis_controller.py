@@ -35,7 +35,7 @@ from .jobs import (
 )
 from .markup import duration, escape
 from .undo import Editor
-from .workers import GeneratorWorker, GuiCall, hand_over_gil, start_job
+from .workers import GeneratorWorker, GuiCall, hand_over_gil, release_in_background, start_job
 
 RECLUSTER_DELAY_MS = 350
 
@@ -145,6 +145,7 @@ class AnalysisController(QObject):
     def _analysis_done(self, result: AnalysisResult, session: Session) -> None:
         if session is not self.document.session:
             return  # the folder was closed meanwhile
+        replaced = [self.last_result, session.features, self.live]  # let go off the GUI thread, at the end
         self.last_result = result
         analysis = result.analysis
         self.live = None
@@ -154,6 +155,7 @@ class AnalysisController(QObject):
         else:  # the same photos: no "photos changed" reset, so the grid and the selection stay where they are
             session.features = analysis.features
         self.editor.apply_clustering(result.clustering, result.settings, result.regroup)
+        release_in_background(replaced)
         _keep_from_collector()
         self.document.set_skipped(analysis.skipped)
         self.document.schedule_save()

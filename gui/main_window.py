@@ -499,7 +499,7 @@ class MainWindow(QMainWindow):
         n = self.images.rowCount()
         self.grid_title.setText("All photos" if cid == ALL else session.name(cid))
         parts = [f"{n:,} photo{'s' if n != 1 else ''}"]
-        pinned = sum(1 for p in self.images.paths() if p in session.pinned)
+        pinned = len(session.pinned.intersection(self.images.paths()))  # C-level: 100,000 rows in ms
         if pinned:
             parts.append(f"{pinned:,} moved by hand")
         if not n:

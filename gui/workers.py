@@ -16,6 +16,7 @@ thread), its return value becomes ``returned`` and an exception ``errored``.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import traceback
@@ -87,6 +88,25 @@ def hand_over_gil() -> None:
     to a thread waiting for it now, rather than after Python's 5 ms switch interval. The GUI thread takes
     the GIL for each call into Python, so without this each of them can wait that long (bench/scale.py)."""
     time.sleep(0.0002)
+
+
+_released: queue.SimpleQueue = queue.SimpleQueue()
+_releaser: list[threading.Thread] = []
+
+
+def release_in_background(items: list) -> None:
+    """Empty ``items`` and let what it held go in a background thread. The features an analysis replaces
+    map a file that is gone: the last reference frees its pages, 34 ms of the GUI thread for 400 MB."""
+    if not _releaser:
+        _releaser.append(threading.Thread(target=_release_forever, name="release", daemon=True))
+        _releaser[0].start()
+    _released.put(items[:])
+    items.clear()
+
+
+def _release_forever() -> None:
+    while True:
+        _released.get()  # dropped here, in this thread
 
 
 class GeneratorWorker(QObject):

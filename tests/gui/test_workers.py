@@ -90,3 +90,21 @@ def test_task_pool_and_mailbox_deliver_on_the_gui_thread(app, qtbot):
         t.join()
     qtbot.waitUntil(lambda: len(calls) == 400, timeout=5000)
     pool.shutdown()
+
+
+def test_released_objects_are_freed_in_the_background_thread(app, qtbot):
+    import weakref
+
+    from gui.workers import release_in_background
+
+    class Held:
+        pass
+
+    freed_in = []
+    held = Held()
+    weakref.finalize(held, lambda: freed_in.append(threading.current_thread().name))
+    items = [held, None]
+    del held
+    release_in_background(items)
+    assert items == []  # the caller keeps no reference
+    qtbot.waitUntil(lambda: freed_in == ["release"], timeout=5000)
