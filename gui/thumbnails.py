@@ -29,6 +29,7 @@ from .workers import Mailbox
 
 TIERS = (128, 256)  # decoded sizes (longer side, px); views scale down from the nearest
 MAX_PENDING = 300
+IDLE_SECONDS = 10.0  # a decoding thread with nothing to do this long ends
 DISK_QUALITY = 85
 
 
@@ -62,7 +63,8 @@ class ThumbnailLoader(QObject):
         self._in_flight: set[tuple[str, int]] = set()
         self._done: list[tuple[int, str, int, QImage | None]] = []  # finished in the pool, not yet stored
         self._generation = 0
-        self._drainers = 0
+        self._wake = threading.Condition(self._lock)
+        self._servers = 0  # decoding threads alive: started on demand, kept while there is work (see _request)
         self._threads = threads or max(2, min(4, os.cpu_count() or 2))
         self._mailbox = Mailbox(self)  # pool threads never emit signals themselves (see gui/workers.py)
 
@@ -106,7 +108,7 @@ class ThumbnailLoader(QObject):
         deadline = time.monotonic() + msecs / 1000
         while time.monotonic() < deadline:
             with self._lock:
-                if not self._drainers:
+                if not self._pending and not self._in_flight:
                     return True
             time.sleep(0.005)
         return False
@@ -119,11 +121,15 @@ class ThumbnailLoader(QObject):
             self._pending.move_to_end(key)
             while len(self._pending) > MAX_PENDING:
                 self._pending.popitem(last=False)  # the oldest request: scrolled past long ago
-            start = self._drainers < self._threads
+            # a thread started per burst of requests made the GUI thread wait for it to come up, with
+            # other threads holding the GIL (a 100 ms stall scrolling 100,000 photos): they stay a while
+            start = self._servers < self._threads
             if start:
-                self._drainers += 1
+                self._servers += 1
+            else:
+                self._wake.notify()
         if start:
-            threading.Thread(target=self._drain, name="thumbnails", daemon=True).start()
+            threading.Thread(target=self._serve, name="thumbnails", daemon=True).start()
 
     def _take_results(self) -> None:
         with self._lock:
@@ -146,8 +152,8 @@ class ThumbnailLoader(QObject):
         self.ready.emit(path, tier)
 
     # ---- decoding threads --------------------------------------------------------
-    def _drain(self) -> None:
-        """Serve requests until none are left; at most ``threads`` of these run at once."""
+    def _serve(self) -> None:
+        """Serve requests; end after ``IDLE_SECONDS`` with none. At most ``threads`` of these run at once."""
         while True:
             job = self._next()
             if job is None:
@@ -159,7 +165,9 @@ class ThumbnailLoader(QObject):
     def _next(self):
         with self._lock:
             if not self._pending:
-                self._drainers -= 1
+                self._wake.wait(IDLE_SECONDS)
+            if not self._pending:
+                self._servers -= 1
                 return None
             key, _ = self._pending.popitem(last=True)  # newest first: what is on screen now
             self._in_flight.add(key)

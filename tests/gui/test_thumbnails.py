@@ -50,3 +50,26 @@ def test_prune_drops_queued_requests_of_rows_scrolled_away(app, photos, tmp_path
 
 def test_tiers():
     assert tier_for(80) == 128 and tier_for(200) == 256 and tier_for(900) == 256
+
+
+def test_decoding_threads_stay_for_the_next_burst_of_requests(app, qtbot, photos, tmp_path, monkeypatch):
+    """Starting a thread per burst made the GUI thread wait for each to come up (a scroll stall)."""
+    import threading
+
+    from gui import thumbnails
+
+    served_by = set()
+    load = thumbnails.load_thumbnail
+
+    def recording(*args):
+        served_by.add(threading.current_thread())
+        return load(*args)
+
+    monkeypatch.setattr(thumbnails, "load_thumbnail", recording)
+    loader = ThumbnailLoader(disk_dir=tmp_path / "thumbs", threads=2)
+    loader.set_root(photos)
+    for tier in (128, 256):
+        _load_all(loader, qtbot, [f"sky/sky_{i}.jpg" for i in range(6)], tier)
+        assert loader.wait()  # the queue ran dry between the bursts
+    assert 1 <= len(served_by) <= 2 and all(t.is_alive() for t in served_by)
+    loader.set_root(None)
