@@ -49,7 +49,7 @@ def main() -> int:
     window = MainWindow(weights=args.weights)
     window.resize(1280, 800)
     window.show()
-    window.open_folder(args.folder)
+    window.open_folder(args.folder, wait=True)
     window.k_spin.setValue(args.clusters)
 
     gaps: list[float] = []

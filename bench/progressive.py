@@ -204,7 +204,7 @@ def window(args) -> int:
     win = MainWindow(weights=weights)
     win.resize(1280, 800)
     win.show()
-    win.open_folder(folder)
+    win.open_folder(folder, wait=True)
     gaps: list[float] = []
     long_ones: list[tuple[float, float, str]] = []
     updates: list[tuple[float, int, int]] = []  # (seconds since Analyse, groups, photos placed)
@@ -299,7 +299,7 @@ def replay(args) -> int:
     win = MainWindow(weights=str(args.weights or _common.DEFAULT_WEIGHTS))
     win.resize(1280, 800)
     win.show()
-    win.open_folder(folder)
+    win.open_folder(folder, wait=True)
     paths = list(win.session.images)
     order, rng = spread_order(len(paths)), np.random.default_rng(0)
     classes = {name: i for i, name in enumerate(sorted({p.split("/")[0] for p in paths}))}

@@ -435,7 +435,9 @@ class _StallSampler:
     Also where every other busy thread of the process is then: one running Python holds the GIL the
     window waits for (an idle one sits in ``threading``, ``queue`` and the like, and is left out)."""
 
-    IDLE = ("threading.py", "thread.py", "queue.py", "selectors.py", "connection.py", "scale.py")
+    # innermost frames of a thread that is waiting: a lock or queue, a pool's idle worker, or workers.py's own
+    # waits (the mailbox, the release queue, the GIL hand-over's sleep)
+    IDLE = ("threading.py", "thread.py", "queue.py", "selectors.py", "connection.py", "scale.py", "workers.py")
 
     def __init__(self, beat: list[float], phase: list[str]):
         import threading
@@ -564,21 +566,30 @@ def gui_child(args, weights) -> int:
 
     threading.Thread(target=sample_children, daemon=True).start()
 
-    def open_it():
+    def open_it():  # in the background, as File > Open does: the window is timed from the click on
         load = common.load()
         t0 = time.perf_counter()
-        window.open_folder(photos)
-        results["open"] = time.perf_counter() - t0
-        rows.append(
-            [
-                f"open_folder with the saved session (load {load:.1f})",
-                results["open"],
-                f"<= {GOALS['open']:g} s",
-                results["open"] <= GOALS["open"],
-            ]
-        )
         clock.start()
         ticker.start()
+        phase[0] = "open"
+
+        def shown(ok: bool):
+            window.folderOpened.disconnect(shown)
+            results["open"] = time.perf_counter() - t0
+            rows.append(
+                [
+                    f"open_folder with the saved session, until shown (load {load:.1f})",
+                    results["open"],
+                    f"<= {GOALS['open']:g} s",
+                    ok and results["open"] <= GOALS["open"],
+                ]
+            )
+            then_cached()
+
+        window.folderOpened.connect(shown)
+        window.open_folder(photos)
+
+    def then_cached():
         phase[0] = "reopen"
         t1 = time.perf_counter()
 

@@ -30,7 +30,8 @@ class FolderLock:
     def acquire(self) -> None:
         """Take the folder, or raise ``FolderInUse`` at once if another instance has it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(self.path, timeout=0)
+        # not per thread: the window takes it in the thread that opens the folder and lets go on the GUI thread
+        lock = FileLock(self.path, timeout=0, thread_local=False)
         try:
             lock.acquire()
         except Timeout:

@@ -15,10 +15,9 @@ import logging
 from pathlib import Path
 from typing import cast
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication,
     QComboBox,
     QDialog,
     QFileDialog,
@@ -36,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.cancel import Cancelled
 from engine.cluster import UNSORTED
 from engine.session import Change, Session
 from engine.weights import WeightsError, resolve_weights
@@ -50,7 +50,7 @@ from .cluster_list import ClusterList
 from .cluster_model import ClusterIdRole, ClusterModel
 from .duplicates_view import DuplicatesDialog, StackDuplicatesProxy
 from .feature_maps import FeatureMapsDialog
-from .folder_document import FolderDocument
+from .folder_document import FolderDocument, Opened, Prepared, prepare_folder
 from .grid_view import PhotoGrid
 from .icons import app_icon, icon
 from .image_model import ALL, ImageModel, PathRole
@@ -64,6 +64,7 @@ from .status_area import StatusArea
 from .thumbnails import ThumbnailLoader
 from .undo import Editor
 from .welcome_page import WelcomePage
+from .workers import GeneratorWorker, start_job
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
     size_slider: QSlider
     toolbar: QToolBar
     toolbar_labels: list[QAction]
+    folderOpened = Signal(bool)  # a folder asked for with open_folder() is shown (True) or could not be (False)
 
     def __init__(self, weights: str | None = None, parent=None):
         super().__init__(parent)
@@ -114,6 +116,8 @@ class MainWindow(QMainWindow):
         self.help_window: QDialog | None = None  # the last shortcuts sheet or guide opened
         self._analyse_when_loaded = False  # Analyse asked for (or due) while the cached analysis was being read
         self.jobs = AnalysisController(self.document, self.editor, self._wanted_settings, self)
+        self.opening: GeneratorWorker | None = None  # scanning and loading a folder asked for (open_folder)
+        self._opening_token = 0  # which open_folder() call the running one is
 
         self.setWindowTitle("PhotoCluster")
         self.setWindowIcon(app_icon())
@@ -320,26 +324,70 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_folder(folder)
 
-    def open_folder(self, folder: str | Path) -> bool:
-        """Scan ``folder`` and show its photos, with the sorting saved last time if there is one."""
+    def open_folder(self, folder: str | Path, wait: bool = False) -> bool:
+        """Scan ``folder`` and show its photos, with the sorting saved last time if there is one. The scan and
+        the session load run in a worker thread while the window goes on (``wait``: here, for scripts and
+        tests). False if ``folder`` is not a folder that can be opened (said in the banner), else True."""
         root = Path(folder).expanduser()
         if not root.is_dir():
             self.banner.show_message("error", f"<b>{escape(str(root))}</b> is not a folder that can be opened.")
             return False
         self.close_folder()
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            opened = self.document.open(root)
-        except OSError as exc:
-            self.banner.show_message(
-                "error", f"Cannot open <b>{escape(str(root))}</b>: {escape(exc.strerror or str(exc))}"
-            )
-            return False
-        finally:
-            QApplication.restoreOverrideCursor()
+        self._cancel_opening()
+        if wait:
+            try:
+                opened = self.document.open(root)
+            except OSError as exc:
+                self._open_failed(root, exc)
+                self.folderOpened.emit(False)
+                return False
+            self._show_opened(opened)
+            self.folderOpened.emit(True)
+            return True
+        token = self._opening_token = self._opening_token + 1
+        self.opening = start_job(
+            prepare_folder,
+            root,
+            progress=self.set_status,
+            done=lambda prepared: self._prepared(prepared, token),
+            failed=lambda exc: self._open_failed(root, exc),
+            finished=lambda: self._opening_finished(token),
+        )
+        self.status_area.set_busy(True)
+        return True
+
+    def _cancel_opening(self, wait: bool = False) -> None:
+        """Forget a folder still being opened: its job stops, and a result that comes anyway is let go."""
+        self._opening_token += 1
+        if self.opening is not None:
+            self.opening.cancel()
+            if wait:
+                self.opening.wait()
+            self.opening = None
+            self._busy_changed()
+
+    def _prepared(self, prepared: Prepared, token: int) -> None:
+        if token != self._opening_token or self.session is not None:
+            prepared.discard()  # another folder was asked for meanwhile
+            return
+        self._show_opened(self.document.bind(prepared))
+
+    def _opening_finished(self, token: int) -> None:
+        if token == self._opening_token:
+            self.opening = None
+            self._busy_changed()
+            self.folderOpened.emit(self.session is not None)
+
+    def _open_failed(self, root: Path, exc: BaseException) -> None:
+        if isinstance(exc, Cancelled):
+            return
+        text = exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
+        self.banner.show_message("error", f"Cannot open <b>{escape(str(root))}</b>: {escape(text)}")
+
+    def _show_opened(self, opened: Opened) -> None:
         self.banner.hide()
         session = self.document.session
-        assert session is not None, "open() succeeded"
+        assert session is not None, "bound"
         self.stacked_images.set_groups([])
         self._show_settings(session.settings)
         self.pages.setCurrentIndex(1)
@@ -366,7 +414,6 @@ class MainWindow(QMainWindow):
         self._after_open(opened.restored)
         self._update_actions()
         _settle_memory()
-        return True
 
     def _bind(self, session: Session | None) -> None:
         """Point the thumbnails, every model, view and the editor at ``session`` (or at nothing)."""
@@ -449,7 +496,8 @@ class MainWindow(QMainWindow):
 
     def _busy_changed(self) -> None:
         jobs = self.jobs
-        busy = jobs.analysing or jobs.recluster_worker is not None or jobs.cached_worker is not None
+        busy = jobs.analysing or self.opening is not None or jobs.recluster_worker is not None
+        busy = busy or jobs.cached_worker is not None
         self.status_area.set_busy(busy, analysing=jobs.analysing)
         self._update_header()  # the "press Analyse" hint is not for while it runs
         self._update_actions()
@@ -770,6 +818,7 @@ class MainWindow(QMainWindow):
             self.splitter.setSizes([side, max(1, self.splitter.width() - side)])
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._cancel_opening(wait=True)
         self.jobs.cancel_all(wait=True)
         self.document.close()
         app_settings.settings().setValue("geometry", self.saveGeometry())

@@ -69,7 +69,7 @@ def sorted_window(window, photos, qtbot):
     from engine import descriptor
     from engine.cluster import cluster_features
 
-    assert window.open_folder(photos)
+    assert window.open_folder(photos, wait=True)
     session = window.session
     groups = {"red": 0, "sky": 1, "stripes": 2}
     rng = np.random.default_rng(0)

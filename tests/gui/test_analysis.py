@@ -22,7 +22,7 @@ def test_analysis_makes_clusters_and_lists_skipped_files(
 ):
     monkeypatch.setenv("PHOTOCLUSTER_CACHE_DIR", str(tmp_path / "cold"))  # a "features" stage, whatever ran before
     (photos / "broken.jpg").write_bytes(b"not really a jpeg")
-    window.open_folder(photos)
+    window.open_folder(photos, wait=True)
     window.k_spin.setValue(3)
     progress = []
     window.analyse()
@@ -64,7 +64,7 @@ def test_analysis_makes_clusters_and_lists_skipped_files(
 
 def test_cancel_stops_cleanly(window, photos, qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("PHOTOCLUSTER_CACHE_DIR", str(tmp_path / "cold"))
-    window.open_folder(photos)
+    window.open_folder(photos, wait=True)
     window.analyse()
     worker = window.jobs.analysis
     assert window.cancel_action.isEnabled() and window.progress.isVisible()
@@ -84,7 +84,7 @@ def test_cancel_stops_cleanly(window, photos, qtbot, tmp_path, monkeypatch):
 
 def test_missing_weights_are_explained_in_the_window(window, photos, tmp_path):
     window.weights_option = str(tmp_path / "nowhere.weights.h5")
-    window.open_folder(photos)
+    window.open_folder(photos, wait=True)
     window.analyse()
     assert window.jobs.analysis is None
     assert window.banner.isVisible() and window.banner.kind == "error"
@@ -93,7 +93,7 @@ def test_missing_weights_are_explained_in_the_window(window, photos, tmp_path):
 
 
 def test_hdbscan_and_agglomerative_from_the_toolbar(window, photos, qtbot):
-    window.open_folder(photos)
+    window.open_folder(photos, wait=True)
     window.method_combo.setCurrentIndex(window.method_combo.findData("agglomerative"))
     window.k_spin.setValue(3)
     _analyse(window, qtbot)
@@ -111,7 +111,7 @@ def test_a_cancel_keeps_the_model_loaded_for_the_next_analysis(window, photos, q
     from gui import jobs
 
     jobs.ENGINE.shutdown()  # a fresh child: the first analysis has to load the model
-    window.open_folder(photos)
+    window.open_folder(photos, wait=True)
     window.analyse()
     worker = window.jobs.analysis
     window.cancel_action.trigger()  # while the model loads

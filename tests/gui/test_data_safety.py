@@ -74,7 +74,7 @@ def _read_only_second(sorted_window, qtbot, weights_path):
     qtbot.addWidget(second)
     second.resize(1280, 800)
     second.show()
-    assert second.open_folder(s.root) and second.read_only
+    assert second.open_folder(s.root, wait=True) and second.read_only
     return second
 
 

@@ -8,7 +8,7 @@ from gui import jobs
 
 
 def test_the_child_keeps_the_features_and_a_regroup_sends_a_token(window, photos, qtbot):
-    window.open_folder(photos)
+    window.open_folder(photos, wait=True)
     window.k_spin.setValue(3)
     window.analyse()
     with qtbot.waitSignal(window.jobs.analysis.finished, timeout=120_000):

@@ -26,7 +26,7 @@ def test_autosave_then_reopen_restores_clusters_names_and_pins(sorted_window, qt
 
     again = MainWindow(weights=str(weights_path))
     qtbot.addWidget(again)
-    assert again.open_folder(s.root)
+    assert again.open_folder(s.root, wait=True)
     restored = again.session
     assert restored.labels == labels and restored.names == names and photo in restored.pinned
     assert again.clusters.rowCount() == 4  # the saved clusters show at once, before any analysis
@@ -81,7 +81,7 @@ def test_damaged_autosave_is_kept_aside_and_reported(sorted_window, qtbot, weigh
     path.write_text('{"version": 1, "images": [')  # a save cut off half-way
     again = MainWindow(weights=str(weights_path))
     qtbot.addWidget(again)
-    assert again.open_folder(root)
+    assert again.open_folder(root, wait=True)
     assert "kept as" in again.banner.text.text() and len(again.session.images) == 24
     assert list(path.parent.glob(path.name + ".damaged-*"))  # the old file is still there
     again.close()
@@ -92,7 +92,7 @@ def test_second_window_on_the_same_folder_is_read_only(sorted_window, qtbot, wei
     w.save_session(wait=True)
     second = MainWindow(weights=str(weights_path))
     qtbot.addWidget(second)
-    assert second.open_folder(s.root)
+    assert second.open_folder(s.root, wait=True)
     assert second.read_only and not w.read_only
     assert "already open in another PhotoCluster window" in second.banner.text.text()
     path = session_path_for(s.root)
@@ -104,6 +104,6 @@ def test_second_window_on_the_same_folder_is_read_only(sorted_window, qtbot, wei
     w.close()
     reopened = MainWindow(weights=str(weights_path))
     qtbot.addWidget(reopened)
-    reopened.open_folder(s.root)
+    reopened.open_folder(s.root, wait=True)
     assert not reopened.read_only  # free once the first window let go
     reopened.close()

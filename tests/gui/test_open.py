@@ -13,7 +13,7 @@ from gui.image_model import ALL
 def test_empty_state_then_open_shows_rows_and_thumbnails(window, photos, qtbot, qtmodeltester):
     assert window.pages.currentIndex() == 0  # "Open a folder of photos to begin"
     assert not window.analyse_action.isEnabled()
-    assert window.open_folder(photos)
+    assert window.open_folder(photos, wait=True)
     assert window.pages.currentIndex() == 1
     assert window.images.rowCount() == 24
     assert window.clusters.cluster_id(0) == ALL
@@ -28,7 +28,7 @@ def test_empty_state_then_open_shows_rows_and_thumbnails(window, photos, qtbot, 
 
 
 def test_thumbnail_arrival_is_announced_per_row(window, photos, qtbot):
-    window.open_folder(photos)
+    window.open_folder(photos, wait=True)
     model = window.images
     with qtbot.waitSignal(model.dataChanged, timeout=5000, check_params_cb=lambda top, bottom, roles=(): top == bottom):
         model.data(model.index(5), Qt.ItemDataRole.DecorationRole)
@@ -46,14 +46,14 @@ def test_dropping_a_folder_on_the_window_opens_it(window, photos, qtbot):
 
 
 def test_recent_folders_are_remembered(window, photos, tmp_path):
-    window.open_folder(photos)
+    window.open_folder(photos, wait=True)
     assert app_settings.recent_folders()[0] == str(photos.resolve())
     menus.fill_recent_menu(window)
     assert str(photos.resolve()) in [a.text() for a in window.recent_menu.actions()]
 
 
 def test_not_a_folder_is_reported_in_the_window(window, tmp_path):
-    assert not window.open_folder(tmp_path / "missing")
+    assert not window.open_folder(tmp_path / "missing", wait=True)
     assert window.banner.isVisible() and "not a folder" in window.banner.text.text()
 
 
@@ -66,7 +66,7 @@ def test_command_line_arguments():
 
 
 def test_thumbnail_size_slider_changes_grid_and_tier(window, photos):
-    window.open_folder(photos)
+    window.open_folder(photos, wait=True)
     window.size_slider.setValue(80)
     assert window.grid.delegate.size == 80
     assert window.images.tier == 128

@@ -28,7 +28,7 @@ def _live_state(window):
 
 def test_groups_show_while_it_runs_and_edits_survive(window, many_photos, qtbot, tmp_path, monkeypatch, cluster_of):
     monkeypatch.setenv("PHOTOCLUSTER_CACHE_DIR", str(tmp_path / "cold"))  # every photo through the model
-    window.open_folder(many_photos)
+    window.open_folder(many_photos, wait=True)
     window.k_spin.setValue(3)
     window.jobs.first_fit = 6
     session = window.session
@@ -83,7 +83,7 @@ def test_rows_arriving_above_do_not_scroll_the_grid(window, tmp_path, photo_make
     root = tmp_path / "grid"
     for i in range(120):
         photo_maker(root / f"p{i:03}.jpg", "sky", i, size=(16, 16))
-    window.open_folder(root)
+    window.open_folder(root, wait=True)
     session = window.session
     paths = list(session.images)
     live = LiveSorting(session, paths)

@@ -18,7 +18,7 @@ def _wait_idle(window, qtbot, timeout=120_000):
 
 
 def test_reopening_brings_back_the_analysis_without_analyse(window, photos, qtbot, weights_path):
-    window.open_folder(photos)
+    window.open_folder(photos, wait=True)
     window.k_spin.setValue(3)
     window.analyse()
     _wait_idle(window, qtbot)
@@ -28,7 +28,7 @@ def test_reopening_brings_back_the_analysis_without_analyse(window, photos, qtbo
     again = MainWindow(weights=str(weights_path))
     qtbot.addWidget(again)
     with qtbot.waitSignal(again.jobs.cachedLoaded, timeout=60_000) as loaded:
-        assert again.open_folder(photos)
+        assert again.open_folder(photos, wait=True)
     assert loaded.args == [True]
     _wait_idle(again, qtbot)
     s = again.session
@@ -44,7 +44,7 @@ def test_reopening_brings_back_the_analysis_without_analyse(window, photos, qtbo
     third = MainWindow(weights=str(weights_path))
     qtbot.addWidget(third)
     third.analyse_on_open_action.setChecked(True)
-    assert third.open_folder(photos)
+    assert third.open_folder(photos, wait=True)
     _wait_idle(third, qtbot)
     assert third.session.features is not None and third.session.names
     assert third.jobs.last_result is None  # regrouped from the cache, not analysed
@@ -55,7 +55,7 @@ def test_a_folder_opens_into_an_analysis_unless_turned_off(window, photos, qtbot
     monkeypatch.setenv("PHOTOCLUSTER_CACHE_DIR", str(tmp_path / "cold"))
     window.analyse_on_open_action.setChecked(True)
     assert QSettings().value("analyseOnOpen") in (True, "true")
-    window.open_folder(photos)
+    window.open_folder(photos, wait=True)
     qtbot.waitUntil(lambda: window.jobs.analysis is not None, timeout=60_000)  # after the cache had too little
     assert "press Analyse" not in window.grid_subtitle.text()
     assert "being analysed" in window.grid_subtitle.text()
@@ -66,7 +66,7 @@ def test_a_folder_opens_into_an_analysis_unless_turned_off(window, photos, qtbot
     other = tmp_path / "other"
     (other / "a").mkdir(parents=True)
     (photos / "red" / "red_0.jpg").replace(other / "a" / "red_0.jpg")
-    window.open_folder(other)
+    window.open_folder(other, wait=True)
     assert window.jobs.analysis is None and window.jobs.cached_worker is None
     assert "press Analyse" in window.grid_subtitle.text()
 
@@ -74,7 +74,7 @@ def test_a_folder_opens_into_an_analysis_unless_turned_off(window, photos, qtbot
 def test_an_empty_folder_shows_no_analyse_hint(window, tmp_path):
     (tmp_path / "empty").mkdir()
     window.analyse_on_open_action.setChecked(True)
-    window.open_folder(tmp_path / "empty")
+    window.open_folder(tmp_path / "empty", wait=True)
     assert "Analyse" not in window.grid_subtitle.text() and "no photos" in window.grid_subtitle.text()
     assert not window.analyse_action.isEnabled()
     assert "No photos here" in window.status_text.text()

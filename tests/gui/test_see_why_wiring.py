@@ -30,7 +30,7 @@ def test_wiring(sorted_window, qtbot, cluster_of, tmp_path):
     assert set(shown) <= set(s.images)  # the review lists photos of this folder
     # duplicates: copy a photo, find, stack, export best only
     Image.open(s.root / "red/red_0.jpg").save(s.root / "red/red_0_copy.jpg", quality=60)
-    w.open_folder(s.root)
+    w.open_folder(s.root, wait=True)
     w.show_duplicates()
     qtbot.waitUntil(lambda: bool(w.duplicate_groups), timeout=30_000)
     w.stack_action.setChecked(True)

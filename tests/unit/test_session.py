@@ -163,6 +163,22 @@ def test_second_instance_on_a_folder_is_told(tmp_path):
     FolderLock(tmp_path / "photos", tmp_path / "data").acquire()  # free again once released
 
 
+def test_a_folder_lock_taken_in_one_thread_is_let_go_in_another(tmp_path):
+    """The window opens a folder (taking its lock) in a worker thread and closes it on the GUI thread."""
+    import threading
+
+    from engine.lock import FolderInUse, FolderLock
+
+    lock = FolderLock(tmp_path / "photos", tmp_path / "data")
+    taker = threading.Thread(target=lock.acquire)
+    taker.start()
+    taker.join()
+    with pytest.raises(FolderInUse):
+        FolderLock(tmp_path / "photos", tmp_path / "data").acquire()
+    lock.release()
+    FolderLock(tmp_path / "photos", tmp_path / "data").acquire()  # free: the release was not per thread
+
+
 def test_regroup_renumbers_default_names_and_keeps_given_ones(session):
     session.rename(1, "Beach")
     session.delete_cluster(0)
