@@ -89,8 +89,7 @@ class ClusterModel(SessionListModel):
         if role == CountRole:
             return len(session.images) if cid == ALL else len(session.members(cid))
         if role == PinnedCountRole:
-            members = session.images if cid == ALL else session.members(cid)
-            return sum(1 for p in members if p in session.pinned)
+            return len(session.pinned) if cid == ALL else session.pinned_count(cid)
         if role == ShortcutRole:
             return "" if cid == ALL else self.key_of(cid)
         if role == Qt.ItemDataRole.DecorationRole:

@@ -314,12 +314,14 @@ class StackDuplicatesProxy(PhotoProxy):
     def set_groups(self, groups: list[DuplicateGroup]) -> None:
         hidden = redundant(groups)
         refilter = bool(hidden or self._hidden)  # no groups before or after: nothing to filter (2 s at 100,000)
+        restack = bool(groups or self._members)  # no groups before or after: every stack count stays 1
         self._hidden = hidden
         self.setDynamicSortFilter(bool(hidden))
         self._members = {g.best: list(g.members) for g in groups}
         if refilter:
             self.invalidateFilter()
-        if self.rowCount():
+        # rowCount() maps every row through filterAcceptsRow, in Python: 64 ms at 100,000 when a folder opens
+        if restack and self.rowCount():
             self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, 0), [StackCountRole])
 
     def stacked(self, path: str) -> list[str]:

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.atomic import atomic_write_text
 from engine.cancel import Cancelled
+from engine.cluster import UNSORTED
 from engine.lock import FolderInUse, FolderLock
 from engine.scan import ScanResult, Skipped, scan_folder
 from engine.session import Change, Session, dumps, load_or_set_aside, session_path_for
@@ -74,6 +75,7 @@ def prepare_folder(root: Path, cancel: threading.Event):
         if cancel.is_set():
             raise Cancelled()
         session, restored, damaged = _load_or_new_session(scan.root, scan.images)
+        session.members(UNSORTED)  # groups every cluster here, not on the GUI thread when the list shows them
         prepared = Prepared(scan, lock, session, restored, " ".join(filter(None, [problem, damaged])))
         if cancel.is_set():
             raise Cancelled()

@@ -26,6 +26,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self.size = 160
         QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), 96 * 1024))
+        self._pin = icon("pin", "#ffffff")  # made now: reading the file at the first paint stalled it (~30 ms)
 
     def show_labels(self) -> bool:
         return self.size >= LABEL_MIN_SIZE
@@ -123,7 +124,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(theme.ACCENT)
         painter.drawEllipse(badge)
-        icon("pin", "#ffffff").paint(painter, badge.adjusted(3, 3, -3, -3).toRect())
+        self._pin.paint(painter, badge.adjusted(3, 3, -3, -3).toRect())
 
 
 class PhotoGrid(QListView):

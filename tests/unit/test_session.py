@@ -281,3 +281,12 @@ def test_a_session_is_written_a_slice_at_a_time_with_pauses_between(monkeypatch)
     assert pauses.count("build") == 3 * 10 and pauses.count("dump") == 4 * 10  # 3 built columns, 4 written
     back = Session.from_dict(json.loads(text))
     assert back.images == images and back.pinned == {"p3.jpg"} and back.labels == s.labels
+
+
+def test_members_and_pinned_counts_follow_every_edit(session):
+    assert session.members(0) == ["p0.jpg", "p1.jpg"] and session.pinned_count(2) == 0
+    change = session.move(["p0.jpg", "p2.jpg"], 2)
+    assert session.members(2) == ["p0.jpg", "p2.jpg", "p4.jpg", "p5.jpg"]  # image order
+    assert session.pinned_count(2) == 2 and session.pinned_count(0) == 0
+    session.undo(change)
+    assert session.members(0) == ["p0.jpg", "p1.jpg"] and session.pinned_count(2) == 0
