@@ -596,10 +596,8 @@ def gui_child(args, weights) -> int:
         phase[0] = "reopen"
         t1 = time.perf_counter()
 
-        def cached():  # the analysis from last time comes back from the feature cache by itself
-            if window.jobs.cached_worker is not None:
-                QTimer.singleShot(50, cached)
-                return
+        def cached(_found=None):  # the analysis from last time comes back from the feature cache by itself
+            window.jobs.cachedLoaded.disconnect(cached)
             found = window.session is not None and window.session.features is not None
             rows.append(
                 [
@@ -611,7 +609,7 @@ def gui_child(args, weights) -> int:
             )
             QTimer.singleShot(300, scroll)
 
-        cached()
+        window.jobs.cachedLoaded.connect(cached)
 
     def scroll():
         phase[0] = "scroll"

@@ -69,6 +69,9 @@ from .workers import GeneratorWorker, start_job
 log = logging.getLogger(__name__)
 
 
+AFTER_PAINT_MS = 50  # an opened folder's jobs start this long after it is shown (see _show_opened)
+
+
 class MainWindow(QMainWindow):
     # made from the action table (actions.ACTIONS) and by menus.build_menus / build_toolbar
     about_action: QAction
@@ -371,7 +374,7 @@ class MainWindow(QMainWindow):
         if token != self._opening_token or self.session is not None:
             prepared.discard()  # another folder was asked for meanwhile
             return
-        self._show_opened(self.document.bind(prepared))
+        self._show_opened(self.document.bind(prepared), later=True)
 
     def _opening_finished(self, token: int) -> None:
         if token == self._opening_token:
@@ -385,7 +388,9 @@ class MainWindow(QMainWindow):
         text = exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
         self.banner.show_message("error", f"Cannot open <b>{escape(str(root))}</b>: {escape(text)}")
 
-    def _show_opened(self, opened: Opened) -> None:
+    def _show_opened(self, opened: Opened, later: bool = False) -> None:
+        """The folder just bound, on screen; ``later``: start its background jobs after the first paint
+        (starting the engine process beside it made that paint a 100-130 ms stall at 100,000 photos)."""
         self.banner.hide()
         session = self.document.session
         assert session is not None, "bound"
@@ -412,7 +417,11 @@ class MainWindow(QMainWindow):
         else:
             self.set_status(f"Found {n:,} photos. Press Analyse to group them by what is in them.")
         self._analyse_when_loaded = False
-        self._after_open(opened.restored)
+        if later:
+            session = self.session
+            QTimer.singleShot(AFTER_PAINT_MS, lambda: self._after_open(opened.restored, session))
+        else:
+            self._after_open(opened.restored)
         self._update_actions()
         _settle_memory()
 
@@ -433,10 +442,11 @@ class MainWindow(QMainWindow):
         self.jobs.cancel_all()
         self.document.close()
 
-    def _after_open(self, restored: bool) -> None:
+    def _after_open(self, restored: bool, session: Session | None = None) -> None:
         """Bring back the analysis from last time from the feature cache (no model, no Analyse needed); if it is
-        not all there, analyse by itself (unless File > Analyse When a Folder Opens is off)."""
-        if self.session is None or not self.session.images:
+        not all there, analyse by itself (unless File > Analyse When a Folder Opens is off). ``session``: only
+        if that one is still open."""
+        if self.session is None or not self.session.images or (session is not None and session is not self.session):
             return
         auto = app_settings.analyse_on_open() and not self.read_only
         if not (restored or auto):
@@ -673,7 +683,7 @@ class MainWindow(QMainWindow):
         # the sort): two 75 ms stalls right after a folder of 100,000 photos opened (bench/scale.py).
         source = self.images if (doubtful or stacked) else None
         if self.stacked_images.sourceModel() is not source:
-            self.stacked_images.setSourceModel(source)
+            self.stacked_images.setSourceModel(source)  # type: ignore[arg-type]  # None detaches: Qt allows it
         self.stacked_images.set_groups(self.duplicate_groups if stacked else [])
         self.doubtful_images.set_enabled(doubtful)
         model = self.doubtful_images if (doubtful or stacked) else self.plain_images
