@@ -385,7 +385,7 @@ class MainWindow(QMainWindow):
     def _open_failed(self, root: Path, exc: BaseException) -> None:
         if isinstance(exc, Cancelled):
             return
-        text = exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
+        text = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
         self.banner.show_message("error", f"Cannot open <b>{escape(str(root))}</b>: {escape(text)}")
 
     def _show_opened(self, opened: Opened, later: bool = False) -> None:
