@@ -210,15 +210,19 @@ class Session:
         """Take a fresh clustering of ``self.images``; pinned photos stay put, ids and names carry over."""
         return self.apply_regroup(self.plan_clustering(clustering, settings))
 
-    def plan_clustering(self, clustering: Clustering, settings: dict | None = None) -> Regroup:
-        """``apply_clustering``'s work, leaving the session as it is: 60 ms of Python at 100,000 photos
-        that the window does in a worker thread, on a ``snapshot``, and then only applies."""
+    def plan_clustering(
+        self, clustering: Clustering, settings: dict | None = None, pause: Callable[[], object] = _no_pause
+    ) -> Regroup:
+        """``apply_clustering``'s work, leaving the session as it is: 60-150 ms at 100,000 photos that the
+        window does in a worker thread, on a ``snapshot``, and then only applies. The work over every photo
+        goes a slice at a time with ``pause()`` between (see ``dumps``): in one go, a thread beside it waited
+        up to 29 ms for each take of the GIL, and a paint takes it dozens of times."""
         if len(clustering.labels) != len(self.images):
             raise ValueError("clustering does not match the session's images")
         images, n = self.images, len(self.images)
         # numpy over the photos, not Python: map has no Python frame per photo
-        old = np.fromiter(map(self.labels.__getitem__, images), np.int64, n)
-        free = np.flatnonzero(~np.fromiter(map(self.pinned.__contains__, images), bool, n))
+        old = _sliced_array(self.labels.__getitem__, images, np.int64, pause)
+        free = np.flatnonzero(~_sliced_array(self.pinned.__contains__, images, bool, pause))
         new = np.asarray(clustering.labels, dtype=np.int64)[free]
         new_ids = _match_ids(
             old[free], new, self.names, {label: cid for label, cid in clustering.fixed.items() if cid in self.names}
@@ -242,19 +246,26 @@ class Session:
         if ids:
             final = _lookup(ids, final)
         moved = np.flatnonzero(final != old)
-        change.labels = dict(
-            zip(map(images.__getitem__, moved.tolist()), zip(old[moved].tolist(), final[moved].tolist()))
-        )
+        for s in range(0, len(moved), DUMP_SLICE):
+            rows = moved[s : s + DUMP_SLICE]
+            change.labels.update(
+                zip(map(images.__getitem__, rows.tolist()), zip(old[rows].tolist(), final[rows].tolist()))
+            )
+            pause()
+        by_photo: dict[str, float] = {}
+        for s in range(0, n, DUMP_SLICE):
+            by_photo.update(zip(images[s : s + DUMP_SLICE], confidence[s : s + DUMP_SLICE].tolist()))
+            pause()
         representatives = {new_ids[c]: images[i] for c, i in clustering.representatives.items() if c in new_ids}
         return Regroup(
             self.revision,
             images,
             dict(self.settings),
             change,
-            dict(zip(images, confidence.tolist())),
+            by_photo,
             (dict(clustering.k_scores), clustering.k, clustering.k_clear),
             {ids.get(c, c): p for c, p in representatives.items()},
-            _grouped(images, final, confidence),
+            _grouped(images, final, confidence, pause),
         )
 
     def apply_regroup(self, regroup: Regroup) -> Change:
@@ -683,7 +694,7 @@ def _match_ids(
 
 
 def _grouped(
-    images: list[str], labels: np.ndarray, confidence: np.ndarray
+    images: list[str], labels: np.ndarray, confidence: np.ndarray, pause: Callable[[], object] = _no_pause
 ) -> tuple[dict[int, list[str]], dict[int, str | None]]:
     """``members`` and the most confident member of each cluster, from arrays in image order. The Python
     pass that ``members`` and ``representative`` make was 60-90 ms of the window's thread after each
@@ -693,7 +704,17 @@ def _grouped(
     for cid, run in _runs(labels):
         members[cid] = list(map(images.__getitem__, run.tolist()))
         best[cid] = images[int(run[np.argmax(confidence[run])])]
+        pause()
     return members, best
+
+
+def _sliced_array(lookup: Callable, items: list, dtype, pause: Callable[[], object]) -> np.ndarray:
+    """``np.fromiter(map(lookup, items))``, a slice at a time with ``pause()`` between."""
+    parts = []
+    for s in range(0, len(items), DUMP_SLICE):
+        parts.append(np.fromiter(map(lookup, items[s : s + DUMP_SLICE]), dtype, min(DUMP_SLICE, len(items) - s)))
+        pause()
+    return np.concatenate(parts) if parts else np.zeros(0, dtype)
 
 
 def _runs(labels: np.ndarray) -> list[tuple[int, np.ndarray]]:

@@ -295,7 +295,7 @@ class AnalysisController(QObject):
             if images is not None and not _same_paths(images, copy.images):
                 return None  # the analysis found other photos: the hand-over changes the list first
             try:
-                return copy.plan_clustering(clustering, settings)
+                return copy.plan_clustering(clustering, settings, hand_over_gil)
             except ValueError:  # does not fit the photos (any more): the GUI thread's hand-over says why
                 return None
 

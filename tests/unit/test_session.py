@@ -290,3 +290,17 @@ def test_members_and_pinned_counts_follow_every_edit(session):
     assert session.pinned_count(2) == 2 and session.pinned_count(0) == 0
     session.undo(change)
     assert session.members(0) == ["p0.jpg", "p1.jpg"] and session.pinned_count(2) == 0
+
+
+def test_a_regroup_planned_a_slice_at_a_time_is_the_same(session, monkeypatch):
+    """The worker thread plans with pauses between slices (handing the GIL to the window); same result."""
+    import engine.session as session_module
+
+    fresh = clustering([1, 1, 0, 0, 2, 2], conf=[0.9, 0.1, 0.8, 0.2, 0.7, 0.3])
+    whole = session.snapshot().plan_clustering(fresh)
+    monkeypatch.setattr(session_module, "DUMP_SLICE", 2)
+    pauses = []
+    sliced = session.snapshot().plan_clustering(fresh, pause=lambda: pauses.append(1))
+    assert len(pauses) >= 4 * 3  # two lookups, the labels and the confidences, each in three slices
+    assert sliced.change.labels == whole.change.labels and sliced.change.names == whole.change.names
+    assert sliced.confidence == whole.confidence and sliced.grouped == whole.grouped
