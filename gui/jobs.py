@@ -278,9 +278,27 @@ def child_cancel_event():
 
 def _child_init(progress, cancel) -> None:
     _child.update(progress=progress, cancel=cancel, extractor=None)
-    if hasattr(os, "nice"):
-        os.nice(5)  # background work: the window gets the CPU first when both want it
+    lower_priority(CHILD_NICE)  # background work: the window gets the CPU first when both want it
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+CHILD_NICE = 5
+
+
+def lower_priority(nice: int) -> None:
+    """Run this process at ``nice`` or lower priority. On Linux a nice value is per thread: ``os.nice`` moves
+    only the calling thread (and threads it starts later), and the BLAS/OpenMP pools that importing numpy
+    started kept priority 0, competing with the window's GUI thread for the two cores while they cluster."""
+    if not hasattr(os, "nice"):
+        return
+    os.nice(max(0, nice - os.nice(0)))
+    tasks = Path("/proc/self/task")
+    for tid in os.listdir(tasks) if tasks.is_dir() else []:
+        try:
+            if os.getpriority(os.PRIO_PROCESS, int(tid)) < nice:
+                os.setpriority(os.PRIO_PROCESS, int(tid), nice)
+        except OSError:  # a thread that just ended, or not allowed
+            pass
 
 
 def _exit_with_parent(parent: int) -> None:
