@@ -31,7 +31,7 @@ from .cluster import UNSORTED, Clustering, prepare
 
 UNSORTED_NAME = "Unsorted"
 SESSION_VERSION = 2  # 2: photos as columns; 1 (a record per photo) still loads
-DUMP_SLICE = 2000  # photos per json.dumps call when a session is written
+DUMP_SLICE = 2000  # photos per slice of the work a thread does beside the window (saving, planning a regroup)
 
 
 class SessionError(Exception):
@@ -221,8 +221,9 @@ class Session:
             raise ValueError("clustering does not match the session's images")
         images, n = self.images, len(self.images)
         # numpy over the photos, not Python: map has no Python frame per photo
-        old = _sliced_array(self.labels.__getitem__, images, np.int64, pause)
-        free = np.flatnonzero(~_sliced_array(self.pinned.__contains__, images, bool, pause))
+        # no count for fromiter: it then reads to the end, so the pause after the last slice runs too
+        old = np.fromiter(_sliced_map(self.labels.__getitem__, images, pause), np.int64)
+        free = np.flatnonzero(~np.fromiter(_sliced_map(self.pinned.__contains__, images, pause), bool))
         new = np.asarray(clustering.labels, dtype=np.int64)[free]
         new_ids = _match_ids(
             old[free], new, self.names, {label: cid for label, cid in clustering.fixed.items() if cid in self.names}
@@ -451,8 +452,7 @@ class Session:
 
         def build(pause: Callable[[], object] = _no_pause) -> dict:
             def column(lookup: Callable, *more: Iterable) -> list:
-                slices = (map(lookup, images[s : s + DUMP_SLICE], *more) for s in range(0, len(images), DUMP_SLICE))
-                return list(chain.from_iterable(_paused(slices, pause)))
+                return list(_sliced_map(lookup, images, pause, *more))
 
             rounded = np.round(np.array(column(confidence.get, repeat(0.0)), dtype=float), 4)
             return {
@@ -708,13 +708,10 @@ def _grouped(
     return members, best
 
 
-def _sliced_array(lookup: Callable, items: list, dtype, pause: Callable[[], object]) -> np.ndarray:
-    """``np.fromiter(map(lookup, items))``, a slice at a time with ``pause()`` between."""
-    parts = []
-    for s in range(0, len(items), DUMP_SLICE):
-        parts.append(np.fromiter(map(lookup, items[s : s + DUMP_SLICE]), dtype, min(DUMP_SLICE, len(items) - s)))
-        pause()
-    return np.concatenate(parts) if parts else np.zeros(0, dtype)
+def _sliced_map(lookup: Callable, items: list, pause: Callable[[], object], *more: Iterable) -> Iterator:
+    """``map(lookup, items, *more)`` a slice at a time, with ``pause()`` between slices (see ``dumps``)."""
+    slices = (map(lookup, items[s : s + DUMP_SLICE], *more) for s in range(0, len(items), DUMP_SLICE))
+    return chain.from_iterable(_paused(slices, pause))
 
 
 def _runs(labels: np.ndarray) -> list[tuple[int, np.ndarray]]:
