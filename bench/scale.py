@@ -522,6 +522,70 @@ class _CollectionLog:
             print(f"  {ms:6.0f} ms  {phase:8s} generation {generation} in thread {thread}")
 
 
+class _PhaseMeter:
+    """Per phase: CPU time of the window's process and of its engine child (in cores busy), the share of
+    the machine's CPU time the hypervisor stole (a stall with the host's CPU taken away is not the window's),
+    and the window's threads that used the most CPU."""
+
+    def __init__(self, phase: list[str]):
+        self.phase, self.rows, self.busiest = phase, [], []
+        self.mark = self._now()
+
+    @staticmethod
+    def _threads() -> dict[str, float]:
+        import threading
+
+        import psutil
+
+        names = {t.native_id: t.name for t in threading.enumerate()}
+        seconds: dict[str, float] = {}
+        for t in psutil.Process().threads():
+            name = names.get(t.id)
+            if name is None:  # a thread Python did not start: Qt's, or a library's; the kernel knows its name
+                try:
+                    name = Path(f"/proc/self/task/{t.id}/comm").read_text().strip()
+                except OSError:
+                    name = str(t.id)
+            seconds[name] = seconds.get(name, 0.0) + t.user_time + t.system_time
+        return seconds
+
+    def _now(self):
+        import psutil
+
+        me = psutil.Process()
+        child = 0.0
+        for c in me.children(recursive=True):
+            try:
+                times = c.cpu_times()
+                child += times.user + times.system
+            except psutil.Error:
+                pass
+        times = me.cpu_times()
+        try:  # /proc/stat's first line: user nice system idle iowait irq softirq steal ...
+            ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        except OSError:
+            ticks = [0] * 8
+        return time.perf_counter(), times.user + times.system, child, ticks[7], sum(ticks), self._threads()
+
+    def enter(self, name: str) -> None:
+        now = self._now()
+        wall = now[0] - self.mark[0]
+        if name != self.phase[0]:  # the first enter starts the clock
+            steal = (now[3] - self.mark[3]) / max(1, now[4] - self.mark[4]) * 100
+            window, engine = (now[1] - self.mark[1]) / wall, (now[2] - self.mark[2]) / wall
+            self.rows.append([self.phase[0], wall, window, engine, steal])
+            used = {k: (v - self.mark[5].get(k, 0.0)) / wall for k, v in now[5].items()}
+            top = sorted(used.items(), key=lambda kv: -kv[1])[:4]
+            self.busiest.append(f"  {self.phase[0]:8s} " + ", ".join(f"{k} {v:.2f}" for k, v in top if v >= 0.01))
+        self.phase[0], self.mark = name, now
+
+    def report(self) -> None:
+        print("CPU per phase: cores busy in the window's process and its engine child, and the machine's CPU stolen:")
+        common.table(["phase", "seconds", "window", "engine", "stolen %"], self.rows)
+        print("the window's busiest threads per phase (cores):")
+        print("\n".join(self.busiest))
+
+
 def gui_child(args, weights) -> int:
     from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
 
@@ -554,6 +618,7 @@ def gui_child(args, weights) -> int:
     ticker.timeout.connect(tick)
     stalls = _StallSampler(beat, phase)
     collections = _CollectionLog(phase)
+    meter = _PhaseMeter(phase)
     results: dict[str, float] = {}
     rows = []
     child_peak = [0.0]
@@ -578,7 +643,7 @@ def gui_child(args, weights) -> int:
         t0 = time.perf_counter()
         clock.start()
         ticker.start()
-        phase[0] = "open"
+        meter.enter("open")
 
         def shown(ok: bool):
             window.folderOpened.disconnect(shown)
@@ -597,7 +662,7 @@ def gui_child(args, weights) -> int:
         window.open_folder(photos)
 
     def then_cached():
-        phase[0] = "reopen"
+        meter.enter("reopen")
         t1 = time.perf_counter()
 
         def cached(_found=None):  # the analysis from last time comes back from the feature cache by itself
@@ -616,7 +681,7 @@ def gui_child(args, weights) -> int:
         window.jobs.cachedLoaded.connect(cached)
 
     def scroll():
-        phase[0] = "scroll"
+        meter.enter("scroll")
         bar = window.grid.verticalScrollBar()
         step = max(1, bar.pageStep())
         t0 = time.perf_counter()
@@ -632,7 +697,7 @@ def gui_child(args, weights) -> int:
         next_page()
 
     def analyse():
-        phase[0] = "analyse"
+        meter.enter("analyse")
         t0 = time.perf_counter()
         window.analyse()
 
@@ -651,7 +716,7 @@ def gui_child(args, weights) -> int:
         window.jobs.analysis.finished.connect(done)
 
     def regroup():
-        phase[0] = "regroup"
+        meter.enter("regroup")
         t0 = time.perf_counter()
         window.k_spin.setValue(12)
         window.recluster()
@@ -673,7 +738,7 @@ def gui_child(args, weights) -> int:
         QTimer.singleShot(50, wait)
 
     def finish():  # Qt 6's quit() closes the window first (its final save): that is not part of the timing
-        phase[0] = "done"
+        meter.enter("done")
         ticker.stop()
         app.quit()
 
@@ -700,6 +765,7 @@ def gui_child(args, weights) -> int:
         )
     print("event-loop gaps with a 5 ms timer (ms), and the window process' major page faults (all / in gaps > 100 ms):")
     common.table(["phase", "max ms", "p99 ms", "over 100 ms", "faults", "in those", "met"], stall_rows)
+    meter.report()
     stalls.report()
     collections.report()
     print(

@@ -134,6 +134,9 @@ class ThumbnailLoader(QObject):
     def _take_results(self) -> None:
         with self._lock:
             done, self._done = self._done, []
+            for generation, path, tier, _ in done:  # in flight until stored, so a repaint meanwhile asks no more
+                if generation == self._generation:
+                    self._in_flight.discard((path, tier))
         for result in done:
             self._store(*result)
 
@@ -144,6 +147,9 @@ class ThumbnailLoader(QObject):
         if image is None:
             self._failed.add(key)
         else:
+            old = self._memory.pop(key, None)
+            if old is not None:
+                self._memory_bytes -= old.sizeInBytes()
             self._memory[key] = image
             self._memory_bytes += image.sizeInBytes()
             while self._memory_bytes > self._memory_limit and len(self._memory) > 1:
@@ -175,7 +181,6 @@ class ThumbnailLoader(QObject):
 
     def _finish(self, key, generation, image) -> None:
         with self._lock:
-            self._in_flight.discard(key)
             self._done.append((generation, key[0], key[1], image))
             notify = len(self._done) == 1  # one delivery collects everything finished meanwhile
         if notify:

@@ -73,3 +73,41 @@ def test_decoding_threads_stay_for_the_next_burst_of_requests(app, qtbot, photos
         assert loader.wait()  # the queue ran dry between the bursts
     assert 1 <= len(served_by) <= 2 and all(t.is_alive() for t in served_by)
     loader.set_root(None)
+
+
+def test_a_thumbnail_decoded_but_not_yet_delivered_is_not_asked_for_again(app, qtbot, photos, tmp_path, monkeypatch):
+    """A repaint between decode and delivery asked again: decoded twice, counted twice in the memory budget.
+    Over a long scroll the count drifted past the budget, the cache then held almost nothing, and every
+    repaint of the grid decoded its thumbnails again (a core busy for good, 100,000 photos)."""
+    import time
+
+    from gui import thumbnails
+
+    decoded = []
+    load = thumbnails.load_thumbnail
+    monkeypatch.setattr(thumbnails, "load_thumbnail", lambda *a: decoded.append(a[0]) or load(*a))
+    loader = ThumbnailLoader(disk_dir=tmp_path / "thumbs", threads=1)
+    loader.set_root(photos)
+    assert loader.get("sky/sky_0.jpg", 128) is None
+    deadline = time.monotonic() + 10
+    while not loader._done and time.monotonic() < deadline:  # decoded; its delivery waits for the event loop
+        time.sleep(0.005)
+    assert loader._done
+    assert loader.get("sky/sky_0.jpg", 128) is None  # a repaint before the delivery
+    qtbot.waitUntil(lambda: loader.get("sky/sky_0.jpg", 128) is not None, timeout=10_000)
+    assert loader.wait()
+    qtbot.wait(50)  # any second delivery
+    assert len(decoded) == 1
+    assert loader._memory_bytes == sum(image.sizeInBytes() for image in loader._memory.values())
+    loader.set_root(None)
+
+
+def test_storing_a_thumbnail_again_replaces_its_bytes_in_the_budget(app, photos, tmp_path):
+    from PySide6.QtGui import QImage
+
+    loader = ThumbnailLoader(disk_dir=tmp_path / "thumbs", threads=0)
+    loader.set_root(photos)
+    image = QImage(64, 64, QImage.Format.Format_RGB32)
+    for _ in range(3):
+        loader._store(loader._generation, "sky/sky_0.jpg", 128, image)
+    assert loader._memory_bytes == image.sizeInBytes()
