@@ -65,6 +65,7 @@ class ThumbnailLoader(QObject):
         self._generation = 0
         self._wake = threading.Condition(self._lock)
         self._servers = 0  # decoding threads alive: started on demand, kept while there is work (see _request)
+        self._decoding = 0  # of those, the ones decoding now (a folder switch does not stop them mid-image)
         self._threads = threads or max(2, min(4, os.cpu_count() or 2))
         self._mailbox = Mailbox(self)  # pool threads never emit signals themselves (see gui/workers.py)
 
@@ -108,7 +109,7 @@ class ThumbnailLoader(QObject):
         deadline = time.monotonic() + msecs / 1000
         while time.monotonic() < deadline:
             with self._lock:
-                if not self._pending and not self._in_flight:
+                if not self._pending and not self._decoding:
                     return True
             time.sleep(0.005)
         return False
@@ -177,10 +178,12 @@ class ThumbnailLoader(QObject):
                 return None
             key, _ = self._pending.popitem(last=True)  # newest first: what is on screen now
             self._in_flight.add(key)
+            self._decoding += 1
             return key, self._generation, self.root
 
     def _finish(self, key, generation, image) -> None:
         with self._lock:
+            self._decoding -= 1
             self._done.append((generation, key[0], key[1], image))
             notify = len(self._done) == 1  # one delivery collects everything finished meanwhile
         if notify:

@@ -111,3 +111,29 @@ def test_storing_a_thumbnail_again_replaces_its_bytes_in_the_budget(app, photos,
     for _ in range(3):
         loader._store(loader._generation, "sky/sky_0.jpg", 128, image)
     assert loader._memory_bytes == image.sizeInBytes()
+
+
+def test_wait_after_a_folder_switch_waits_for_the_image_being_decoded(app, photos, tmp_path, monkeypatch):
+    """Closing the window switches the loader off and waits: a decoding thread still at work then touched
+    Qt images while the application was going away."""
+    import threading
+
+    from gui import thumbnails
+
+    started, release = threading.Event(), threading.Event()
+    load = thumbnails.load_thumbnail
+
+    def slow(*args):
+        started.set()
+        release.wait(10)
+        return load(*args)
+
+    monkeypatch.setattr(thumbnails, "load_thumbnail", slow)
+    loader = ThumbnailLoader(disk_dir=tmp_path / "thumbs", threads=1)
+    loader.set_root(photos)
+    loader.get("sky/sky_0.jpg", 128)
+    assert started.wait(10)
+    loader.set_root(None)
+    assert not loader.wait(msecs=100)  # still decoding
+    release.set()
+    assert loader.wait()
