@@ -160,6 +160,16 @@ class Session:
             self._members = {cid: list(map(images.__getitem__, run.tolist())) for cid, run in _runs(labels)}
         return self._members.get(cluster, [])
 
+    def by_doubt(self, paths: list[str]) -> list[str]:
+        """``paths`` most doubtful first: those not placed by hand before those placed, then the least
+        confident, ties in the given order. In numpy: a Python sort of 100,000 photos by this key (a sort
+        proxy's ``lessThan``) froze the window for 27 s."""
+        n = len(paths)
+        confidence = np.fromiter(map(self.confidence.get, paths, repeat(0.0)), np.float64, n)
+        pinned = np.fromiter(map(self.pinned.__contains__, paths), bool, n)
+        order = np.lexsort((confidence, pinned))  # stable; the last key sorts first
+        return list(map(paths.__getitem__, order.tolist()))
+
     def pinned_count(self, cluster: int) -> int:
         """How many photos of ``cluster`` were placed by hand; counted once per edit (the cluster list asks
         for each row at each paint, and a pass over a cluster's photos was 15 ms at 100,000)."""

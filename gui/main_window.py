@@ -56,7 +56,7 @@ from .icons import app_icon, icon
 from .image_model import ALL, ImageModel, PathRole
 from .k_plot import KChoicePanel
 from .markup import escape
-from .review import ConfidenceSortProxy, ReviewDock
+from .review import ReviewDock
 from .session_model import PhotoProxy
 from .similarity_map import SimilarityMapDock
 from .skipped_dialog import SkippedDialog
@@ -157,7 +157,7 @@ class MainWindow(QMainWindow):
 
     # ==== building ================================================================
     def _build_see_why(self) -> None:
-        """The similarity map and doubtful-photo docks, and the grid's sort/stack proxies."""
+        """The similarity map and doubtful-photo docks, and the grid's proxies."""
         # What the grid shows when it neither sorts nor stacks: a proxy that does neither, so the view asks row
         # counts and indexes of C++, not of the Python model. Qt's list view walks every row on an all-rows
         # dataChanged (each regroup) and on every layout, and through a Python rowCount that is 100,000 Python
@@ -168,9 +168,6 @@ class MainWindow(QMainWindow):
         # hides each group's extra copies behind its best; follows the image model only while shown (see
         # _grid_order_changed)
         self.stacked_images = StackDuplicatesProxy(self)
-        self.doubtful_images = ConfidenceSortProxy(self)  # least confident first
-        self.doubtful_images.setSourceModel(self.stacked_images)
-        self.doubtful_images.set_enabled(False)
         self.map_dock = SimilarityMapDock(self.editor, self.loader, self)
         self.review_dock = ReviewDock(self.editor, self.loader, self)
         for dock in (self.map_dock, self.review_dock):
@@ -678,15 +675,15 @@ class MainWindow(QMainWindow):
 
     def _grid_order_changed(self) -> None:
         doubtful, stacked = self.doubtful_first_action.isChecked(), self.stack_action.isChecked()
-        # The stacking and sorting proxies follow the image model only while the grid shows them: following,
-        # the first look after each reset or regroup mapped every row through Python (filterAcceptsRow, and
-        # the sort): two 75 ms stalls right after a folder of 100,000 photos opened (bench/scale.py).
-        source = self.images if (doubtful or stacked) else None
+        self.images.set_doubtful_first(doubtful)  # a layout change: the selection moves along
+        # The stacking proxy follows the image model only while the grid shows it: following, the first look
+        # after each reset or regroup mapped every row through Python (filterAcceptsRow): a 75 ms stall right
+        # after a folder of 100,000 photos opened (bench/scale.py).
+        source = self.images if stacked else None
         if self.stacked_images.sourceModel() is not source:
             self.stacked_images.setSourceModel(source)  # type: ignore[arg-type]  # None detaches: Qt allows it
         self.stacked_images.set_groups(self.duplicate_groups if stacked else [])
-        self.doubtful_images.set_enabled(doubtful)
-        model = self.doubtful_images if (doubtful or stacked) else self.plain_images
+        model = self.stacked_images if stacked else self.plain_images
         if self.grid.model() is not model:
             keep = self.selected_paths()
             self.grid.setModel(model)  # a new selection model: connect it again

@@ -1,12 +1,8 @@
 """Doubtful first: the photos that least belong to their cluster, where a person looks first.
 
-Two pieces:
+The grid's own "Doubtful First" is an order of the window's ``ImageModel``
+(``set_doubtful_first``). Here:
 
-* ``ConfidenceSortProxy``: a sort proxy over the window's ``ImageModel`` that
-  puts the least confident photos of the shown cluster first (photos moved
-  by hand, which the person already decided, go last). It answers the same
-  ``path``/``paths``/``row_of`` the grid and window ask the image model, so the
-  existing ``PhotoGrid`` can show it as it is.
 * ``ReviewDock``: "Review doubtful photos" across all clusters: a strip with
   each cluster's representative (its medoid, ``Session.representative``), and
   below it the N least confident photos of every cluster, most doubtful
@@ -17,7 +13,7 @@ Two pieces:
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QModelIndex, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -41,7 +37,7 @@ from . import mime
 from .grid_view import PhotoGrid
 from .image_model import ClusterRole, ConfidenceRole, FailedRole, PathRole, PinnedRole
 from .markup import escape
-from .session_model import PhotoListModel, PhotoProxy, SessionListModel
+from .session_model import PhotoListModel, SessionListModel
 from .thumbnails import TIERS, ThumbnailLoader
 from .undo import Editor
 
@@ -64,36 +60,9 @@ def doubtful(session: Session, per_cluster: int, cluster: int = ALL_CLUSTERS) ->
     """
     chosen = []
     clusters = sorted(session.names) if cluster == ALL_CLUSTERS else [cluster]
-    for cid in clusters:
-        members = [p for p in session.members(cid) if p not in session.pinned]
-        chosen += sorted(members, key=lambda p: doubt_key(session, p))[:per_cluster]
+    for cid in clusters:  # by_doubt puts the pinned last: at most per_cluster of them to drop
+        chosen += [p for p in session.by_doubt(session.members(cid))[:per_cluster] if p not in session.pinned]
     return sorted(chosen, key=lambda p: doubt_key(session, p))
-
-
-class ConfidenceSortProxy(PhotoProxy):
-    """The image model, least confident first. ``set_enabled(False)`` gives the source order back."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setSortRole(ConfidenceRole)
-        self.setDynamicSortFilter(True)
-        self.enabled = True
-
-    def set_enabled(self, on: bool) -> None:
-        self.enabled = on
-        self.setDynamicSortFilter(on)  # off: a dataChanged over all rows is not walked row by row (5,000: 6 ms)
-        self.sort(0 if on else -1, Qt.SortOrder.AscendingOrder)
-        if not on:
-            self.invalidate()
-
-    def setSourceModel(self, model) -> None:
-        super().setSourceModel(model)
-        self.set_enabled(self.enabled)
-
-    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:
-        a = (bool(left.data(PinnedRole)), float(left.data(ConfidenceRole) or 0.0), left.row())
-        b = (bool(right.data(PinnedRole)), float(right.data(ConfidenceRole) or 0.0), right.row())
-        return a < b
 
 
 class DoubtfulModel(PhotoListModel):

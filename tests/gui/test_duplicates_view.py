@@ -120,14 +120,13 @@ def test_stacking_proxy_for_the_grid(setup, qtbot, qtmodeltester):
     assert proxy.index(proxy.row_of("p3.jpg"), 0).data(StackCountRole) == 1
     assert proxy.stacked("p1.jpg")[0] == "p1.jpg" and len(proxy.stacked("p1.jpg")) == 3
     assert proxy.row_of("copies/p0_q40.jpg") == -1
-    from gui.review import ConfidenceSortProxy
-
-    doubtful = ConfidenceSortProxy()  # the window chains "doubtful first" over the stacks
-    doubtful.setSourceModel(proxy)
-    qtmodeltester.check(doubtful)
-    assert sorted(doubtful.paths()) == sorted(proxy.paths()) and doubtful.loader is loader
-    assert all(doubtful.row_of(p) == r for r, p in enumerate(doubtful.paths()))
-    assert doubtful.row_of("copies/p0_q40.jpg") == -1
+    images.set_doubtful_first(True)  # the window's "doubtful first" under the stacks
+    qtmodeltester.check(proxy)
+    assert sorted(proxy.paths()) == ["p0.jpg", "p1.jpg", "p2.jpg", "p3.jpg", "p4.jpg"]
+    assert proxy.paths() == [p for p in session.by_doubt(list(session.images)) if p in set(proxy.paths())]
+    assert all(proxy.row_of(p) == r for r, p in enumerate(proxy.paths()))
+    assert proxy.index(proxy.row_of("p0.jpg"), 0).data(StackCountRole) == 3
+    assert proxy.row_of("copies/p0_q40.jpg") == -1
     proxy.set_groups([])
     assert proxy.rowCount() == 9
     image = QImage(120, 120, QImage.Format.Format_ARGB32)

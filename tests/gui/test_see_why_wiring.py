@@ -18,12 +18,12 @@ def test_wiring(sorted_window, qtbot, cluster_of, tmp_path):
     w.select_paths(sky)
     assert w.map_dock.selected_paths() == sky  # grid -> map
     w.doubtful_first_action.setChecked(True)
-    assert w.grid.model() is w.doubtful_images and w.selected_paths() == sorted(sky, key=lambda p: s.confidence[p])
+    assert w.images.doubtful_first and w.selected_paths() == sorted(sky, key=lambda p: s.confidence[p])
     w.move_selection(cluster_of(s, "red"))
     assert all(s.labels[p] == cluster_of(s, "red") for p in sky)
     w.undo_action.trigger()
     w.doubtful_first_action.setChecked(False)
-    assert w.grid.model() is w.plain_images
+    assert w.grid.model() is w.plain_images and not w.images.doubtful_first
     w.review_action.trigger()  # as a person opens it: in front of the map's tab
     assert w.review_dock.isVisible() and w.review_dock.model.rowCount() > 0
     shown = [w.review_dock.model.index(r).data(PathRole) for r in range(w.review_dock.model.rowCount())]

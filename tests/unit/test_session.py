@@ -292,6 +292,15 @@ def test_members_and_pinned_counts_follow_every_edit(session):
     assert session.members(0) == ["p0.jpg", "p1.jpg"] and session.pinned_count(2) == 0
 
 
+def test_by_doubt_puts_the_least_confident_first_and_photos_placed_by_hand_last(session):
+    session.confidence = {"p0.jpg": 0.9, "p1.jpg": 0.2, "p2.jpg": 0.2, "p3.jpg": 0.05, "p4.jpg": 0.5}
+    session.pinned = {"p3.jpg"}
+    # p5 has no confidence (0): first; p1/p2 tie and keep the given order; p3 is decided, so last
+    assert session.by_doubt(list(IMAGES)) == ["p5.jpg", "p1.jpg", "p2.jpg", "p4.jpg", "p0.jpg", "p3.jpg"]
+    assert session.by_doubt(["p2.jpg", "p1.jpg"]) == ["p2.jpg", "p1.jpg"]
+    assert session.by_doubt([]) == []
+
+
 def test_a_regroup_planned_a_slice_at_a_time_is_the_same(session, monkeypatch):
     """The worker thread plans with pauses between slices (handing the GIL to the window); same result."""
     import engine.session as session_module
