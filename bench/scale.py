@@ -30,8 +30,9 @@ Parts (each timed, with this process's RSS after it and its peak):
   with the saved session as File > Open does (in the background; timed until it
   is shown), scrolls the whole grid (page by page, one step per 30 ms) and runs
   Analyse (every photo cached: the child process builds the model but never
-  calls it) and a regroup, while a 5 ms QTimer records the longest event-loop
-  stall per phase (as bench/gui_stall.py). A stall over 100 ms is sampled: where
+  calls it), a regroup and the grid's view toggles (Doubtful First, stacking),
+  while a 5 ms QTimer records the longest event-loop stall per phase (as
+  bench/gui_stall.py). A stall over 100 ms is sampled: where
   the GUI thread was, and which other threads were running Python (holding the
   GIL the GUI thread waits for). Per phase it also prints the cores busy in the
   window's process and in its engine child, the share of the machine's CPU the
@@ -734,11 +735,32 @@ def gui_child(args, weights) -> int:
                         time.perf_counter() - t0 <= GOALS["regroup"],
                     ]
                 )
-                QTimer.singleShot(300, finish)
+                QTimer.singleShot(300, views)
             else:
                 QTimer.singleShot(50, wait)
 
         QTimer.singleShot(50, wait)
+
+    def views():  # View > Doubtful First on and off, then Stack Near-Duplicates on with it (no groups here)
+        meter.enter("views")
+        steps = [
+            ("Doubtful First on", window.doubtful_first_action, True),
+            ("Doubtful First off", window.doubtful_first_action, False),
+            ("Doubtful First on again", window.doubtful_first_action, True),
+            ("Stack Near-Duplicates on, doubtful first", window.stack_action, True),
+        ]
+
+        def step():
+            if not steps:
+                QTimer.singleShot(300, finish)
+                return
+            name, action, on = steps.pop(0)
+            t0 = time.perf_counter()
+            action.setChecked(on)
+            rows.append([f"  {name} (the call, on the GUI thread)", time.perf_counter() - t0, "", ""])
+            QTimer.singleShot(500, step)
+
+        step()
 
     def finish():  # Qt 6's quit() closes the window first (its final save): that is not part of the timing
         meter.enter("done")
