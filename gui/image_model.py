@@ -147,13 +147,11 @@ class ImageModel(PhotoListModel):
         if len(_ranges(gone)) > _MAX_RANGES:
             self.refresh()
             return
+        staying = [p for p in wanted if p in self._row_of]  # the rows gone are not in wanted
         for first, last in reversed(_ranges(gone)):
             self.beginRemoveRows(QModelIndex(), first, last)
             del self._paths[first : last + 1]
             self.endRemoveRows()
-        if gone:
-            self._set_paths(self._paths)
-        staying = [p for p in wanted if p in self._row_of]
         if staying != self._paths:  # the insertions below need the rows in the order they have in wanted
             self._reorder(staying)
         current = self._paths

@@ -47,11 +47,6 @@ ALL_CLUSTERS = -2
 DEFAULT_PER_CLUSTER = 6
 
 
-def doubt_key(session: Session, path: str) -> tuple:
-    """Sort key, most doubtful first: not moved by hand, then lowest confidence, then path."""
-    return (path in session.pinned, session.confidence.get(path, 0.0), path)
-
-
 def doubtful(session: Session, per_cluster: int, cluster: int = ALL_CLUSTERS) -> list[str]:
     """The ``per_cluster`` least confident photos of every cluster (or of one), most doubtful first overall.
 
@@ -62,7 +57,7 @@ def doubtful(session: Session, per_cluster: int, cluster: int = ALL_CLUSTERS) ->
     clusters = sorted(session.names) if cluster == ALL_CLUSTERS else [cluster]
     for cid in clusters:  # by_doubt puts the pinned last: at most per_cluster of them to drop
         chosen += [p for p in session.by_doubt(session.members(cid))[:per_cluster] if p not in session.pinned]
-    return sorted(chosen, key=lambda p: doubt_key(session, p))
+    return session.by_doubt(chosen)
 
 
 class DoubtfulModel(PhotoListModel):
